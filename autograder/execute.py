@@ -1,0 +1,169 @@
+"""``SandboxedExecute``: nbgrader's Execute preprocessor with the kernel in the sandbox
+and the hidden tests scored by the trusted verifier.
+
+It replaces ``Execute`` in ``Autograde.autograde_preprocessors`` (see nbgrader_config.py).
+Per notebook it builds the sandbox, starts the verifier, runs every cell in the sandboxed
+kernel within the per-cell and per-submission time limits, keeps at most
+``Grading.max_output_bytes`` of output per cell, and when the kernel dies or stops
+answering marks the remaining cells as not run instead of failing the whole notebook.
+What it observed goes to ``<work_dir>/verification.json``, which the grading worker reads.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import Execute
+from nbgrader.utils import determine_grade
+from traitlets import Unicode
+
+from .cases import CaseSet
+from .sandbox import KERNEL_NAME, Sandbox, SandboxKernelSpecs, missing_protections
+from .settings import Grading
+from .tasks import TASK_BY_TEST_ID
+from .verifier import Verifier
+
+HARNESS = Path(__file__).with_name("harness.py")
+
+
+@lru_cache(maxsize=4)
+def caseset_for(seed: int) -> CaseSet:
+    """Cases, inputs and the reference's expected outputs: computed once per process."""
+    return CaseSet.build(seed)
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                        traceback=[f"{ename}: {evalue}"])
+
+
+class SandboxedExecute(Execute):
+    work_dir = Unicode("", help="Private directory for this submission's sandbox and "
+                               "verification record (set per submission).").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        settings = Grading(config=self.config)
+        work = Path(self.work_dir or resources["metadata"]["path"])
+        caseset = caseset_for(settings.seed)
+        coursedir = CourseDirectory(config=self.config)
+        release = Path(coursedir.format_path(coursedir.release_directory, ".",
+                                             resources["nbgrader"]["assignment"]))
+        helpers = {p.name: p.read_bytes() for p in release.iterdir()
+                   if p.is_file() and p.suffix != ".ipynb"}
+        self._sandbox = Sandbox(work / f"sandbox-{os.getpid()}",
+                                settings.sandbox_uid_base + os.getpid() % 1000, settings.limits())
+        self._sandbox.create(helpers, {"autograder_harness.py": HARNESS.read_bytes()})
+        caseset.write_kernel_inputs(self._sandbox.spec.grading_dir)
+        self._settings = settings
+        self._configured_timeout = self.timeout
+        self._deadline = time.monotonic() + settings.submission_seconds
+        self._problem = ""
+        self._out_bytes: dict[int, int] = {}
+        record = self._record = {"verdicts": {}, "problem": "", "events": [],
+                                 "disagreements": [], "in_kernel": {},
+                                 "missing_protections": missing_protections()}
+        try:
+            with Verifier(caseset, f"{self._sandbox.spec.grading_dir}/verifier.sock") as verifier:
+                self._verifier = verifier
+                try:
+                    nb, resources = super().preprocess(nb, resources, km)
+                finally:
+                    record["verdicts"] = {k: v.to_dict() for k, v in verifier.verdicts.items()}
+        except Exception as exc:  # the kernel never started: nothing of the student's ran
+            self._problem = self._problem or (f"the kernel could not run: {exc}\n"
+                                              f"{self._sandbox.kernel_log()}")
+            raise
+        finally:
+            record["events"] = self._sandbox.events()
+            record["problem"] = self._problem
+            self._sandbox.destroy()
+            (work / "verification.json").write_text(json.dumps(record))
+        return nb, resources
+
+    def create_kernel_manager(self):
+        runtime = self._sandbox.spec.runtime_dir
+        self.km = self.kernel_manager_class(
+            kernel_name=KERNEL_NAME, config=self.config,
+            kernel_spec_manager=SandboxKernelSpecs(str(self._sandbox.spec_path)),
+            transport="ipc", ip=f"{runtime}/kernel",
+            connection_file=f"{runtime}/kernel.json")
+        return self.km
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell, resources
+        if not self._problem and time.monotonic() >= self._deadline:
+            self._problem = (f"submission time limit ({self._settings.submission_seconds} s) "
+                             "reached")
+        if self._problem:
+            cell.outputs = [_error("NotRun", f"not run: {self._problem}")]
+            return cell, resources
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        task = TASK_BY_TEST_ID.get(grade_id) if cell.metadata.get("nbgrader", {}).get("grade") else None
+        self.timeout = max(1, min(self._configured_timeout, math.ceil(self._deadline - time.monotonic())))
+        self._verifier.current_task = task.name if task else None
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if task:
+                self._settle(task, cell)
+            return cell, resources
+        except DeadKernelError:
+            events = self._sandbox.events()
+            self._problem = "the kernel died" + (f": {', '.join(events)}" if events else "")
+        except CellTimeoutError:
+            self._problem = (f"the kernel stopped responding after the {self.timeout} s "
+                             "cell timeout (interrupt ignored)")
+            self._sandbox.kill_all()
+            run_sync(self.km.shutdown_kernel)(now=True)
+        finally:
+            self._verifier.current_task = None
+        cell.outputs.append(_error("KernelError", self._problem))
+        if task:
+            self._settle(task, cell)
+        return cell, resources
+
+    def _settle(self, task, cell) -> None:
+        """Compare what the notebook shows for a hidden test cell with the verifier's
+        verdict, record any disagreement, and show the verdict in the cell."""
+        verdict = self._verifier.verdicts.get(task.name)
+        verified = verdict.points if verdict else 0.0
+        try:
+            shown, _ = determine_grade(cell)
+            why = f"the notebook's output scored {shown:g}"
+        except (ValueError, TypeError) as exc:
+            shown, why = None, f"the notebook's output could not be scored ({exc})"
+        if shown is None or abs(shown - verified) > 1e-6:
+            self._record["disagreements"].append(
+                f"disagreement on {task.name}: {why}, the verifier {verified:g}")
+        self._record["in_kernel"][task.name] = shown
+        lines = verdict.lines() if verdict else [
+            f"{task.name}: no result reached the verifier"
+            + (f" ({self._problem})" if self._problem else "") + f"; 0 / {task.points:g} points"]
+        outputs = [NotebookNode(output_type="stream", name="stdout", text="\n".join(lines) + "\n")]
+        if verified > 0:
+            outputs.append(NotebookNode(output_type="execute_result", execution_count=None,
+                                        metadata={}, data={"text/plain": repr(verified)}))
+        else:
+            outputs.append(_error("HiddenTestsFailed", f"0 / {task.points:g} points"))
+        cell.outputs = outputs
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(json.dumps(msg.get("content", {})))
+        used = self._out_bytes.get(cell_index, 0)
+        self._out_bytes[cell_index] = used + size
+        limit = self._settings.max_output_bytes
+        if used + size <= limit:
+            return super().output(outs, msg, display_id, cell_index)
+        if used <= limit:
+            note = NotebookNode(output_type="stream", name="stdout",
+                                text=f"\n[output truncated: more than {limit} bytes]\n")
+            outs.append(note)
+        return None

@@ -1,0 +1,122 @@
+"""In-kernel side of the hidden tests (copied as ``autograder_harness.py`` into the
+sandbox's read-only grading directory; it imports nothing from this package).
+
+It only runs the student's functions on the hidden inputs and sends what came back to the
+trusted verifier over a Unix socket. It holds no expected values, thresholds or scoring:
+the verdict it prints is the verifier's, and the score that counts is the one the verifier
+recorded, whatever happens in this kernel.
+"""
+import contextlib
+import io
+import json
+import os
+import socket
+import struct
+import sys
+import time
+
+import numpy as np
+
+GRADING_DIR = os.environ.get("AUTOGRADER_GRADING_DIR", os.path.dirname(os.path.abspath(__file__)))
+
+
+def _call(task, fns, params, inputs):
+    """Run one case the way the task's API says; return the named outputs."""
+    x = inputs["x"]
+    if task.startswith("conv"):
+        conv_param = {"stride": params["stride"], "pad": params["pad"]}
+        out, cache = _pair(fns["conv_forward_naive"](x, inputs["w"], inputs["b"], conv_param),
+                           "conv_forward_naive", "(out, cache)")
+        if task == "conv_forward_naive":
+            return {"out": out}
+        grads = fns["conv_backward_naive"](inputs["dout"], cache)
+        if not isinstance(grads, (tuple, list)) or len(grads) != 3:
+            raise TypeError("conv_backward_naive must return (dx, dw, db), got %s"
+                            % type(grads).__name__)
+        return dict(zip(("dx", "dw", "db"), grads))
+    pool_param = {"pool_height": params["ph"], "pool_width": params["pw"],
+                  "stride": params["stride"]}
+    out, cache = _pair(fns["max_pool_forward_naive"](x, pool_param),
+                       "max_pool_forward_naive", "(out, cache)")
+    if task == "max_pool_forward_naive":
+        return {"out": out}
+    return {"dx": fns["max_pool_backward_naive"](inputs["dout"], cache)}
+
+
+def _pair(result, name, what):
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise TypeError("%s must return %s, got %s" % (name, what, type(result).__name__))
+    return result
+
+
+def _describe(value):
+    try:
+        arr = np.asarray(value)
+    except Exception:
+        arr = None
+    if value is None or arr is None or arr.dtype == object or arr.dtype.kind not in "biuf":
+        return {"type": type(value).__name__}, None
+    return {"dtype": str(arr.dtype), "shape": list(arr.shape)}, arr
+
+
+def _run_cases(task, namespace):
+    spec = json.load(open(os.path.join(GRADING_DIR, "cases.json")))[task]
+    needed = ("conv_forward_naive", "conv_backward_naive") if task.startswith("conv") else \
+        ("max_pool_forward_naive", "max_pool_backward_naive")
+    needed = needed[:1] if task.endswith("forward_naive") else needed
+    fns = {n: namespace.get(n) for n in needed}
+    missing = [n for n, f in fns.items() if not callable(f)]
+    header, arrays = {"task": task, "cases": []}, {}
+    with np.load(os.path.join(GRADING_DIR, "inputs.npz")) as npz:
+        all_inputs = {k: npz[k] for k in npz.files}
+    for case in spec:
+        i = case["index"]
+        inputs = {k.split("/")[2]: v.copy() for k, v in all_inputs.items()
+                  if k.startswith("%s/%d/" % (task, i))}
+        meta = {"index": i}
+        start = time.perf_counter()
+        try:
+            if missing:
+                raise NameError("function %s is not defined" % ", ".join(missing))
+            # Warnings and stderr from student code must not zero the cell.
+            with contextlib.redirect_stderr(sys.stdout):
+                outputs = _call(task, fns, case["params"], inputs)
+            meta.update(status="ok", outputs={})
+            for name, value in outputs.items():
+                meta["outputs"][name], arr = _describe(value)
+                if arr is not None:
+                    arrays["%d/out/%s" % (i, name)] = arr
+        except BaseException as exc:  # noqa: B902 - a student's exception of any kind is a result
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            meta.update(status="error", error_type=type(exc).__name__, error=str(exc)[:500])
+        meta["seconds"] = round(time.perf_counter() - start, 4)
+        for name, value in inputs.items():
+            arrays["%d/after/%s" % (i, name)] = value
+        header["cases"].append(meta)
+    return header, arrays
+
+
+def _exchange(header, arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    head = json.dumps(header).encode()
+    body = buf.getvalue()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(120)
+        sock.connect(os.path.join(GRADING_DIR, "verifier.sock"))
+        sock.sendall(struct.pack(">QQ", len(head), len(body)) + head + body)
+        sock.shutdown(socket.SHUT_WR)
+        reply = b"".join(iter(lambda: sock.recv(65536), b""))
+    return json.loads(reply.decode())
+
+
+def check(task, namespace):
+    """Run the hidden cases of ``task`` with the functions in ``namespace``; print the
+    verifier's verdict and return the points (nbgrader's partial credit)."""
+    header, arrays = _run_cases(task, namespace)
+    verdict = _exchange(header, arrays)
+    print("\n".join(verdict["lines"]))
+    if verdict["points"] <= 0:
+        raise AssertionError("%s: 0 / %g points" % (task, verdict["max_points"]))
+    return verdict["points"]

@@ -1,0 +1,193 @@
+"""Mutation suite for the ``conv_layers`` assignment.
+
+Each :class:`Mutant` is one class of mistake that students really make, written
+as exact textual edits to the instructor solution in the answer cells of
+``source/conv_layers/conv_layers.ipynb`` (the cells whose nbgrader ``grade_id``
+is the function name). Running the hidden tests on a mutated notebook must take
+points away from exactly the functions listed in ``broken``: this is how we
+know the hidden tests catch each mistake class and do not blame innocent
+functions.
+
+How ``broken`` was decided. The hidden test of a backward function gets its
+``cache`` from the student's *own* forward function (and builds ``dout`` from the
+reference output shape). So a forward bug breaks the backward test too when the
+forward raises on some graded case (no cache to pass on), but not when the
+forward still returns the right cache, e.g. (x, w, b, conv_param): a wrong
+``out`` alone does not affect the backward test. Every mutant was checked by
+running the mutated functions against the solution on non-square inputs and
+kernels, pad 0/1/2, stride 1/2/3, 1x1 kernels and overlapping pools.
+
+The edits are tied to the solution text: if you edit an answer cell, run
+:func:`apply` on every mutant (it raises ValueError on a stale edit).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+CONV_FWD = "conv_forward_naive"
+CONV_BWD = "conv_backward_naive"
+POOL_FWD = "max_pool_forward_naive"
+POOL_BWD = "max_pool_backward_naive"
+FUNCTIONS = (CONV_FWD, CONV_BWD, POOL_FWD, POOL_BWD)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str  # e.g. "padding_ignored"
+    description: str  # one line
+    # (function/grade_id, old text, new text); old text occurs exactly once in that answer cell
+    edits: tuple[tuple[str, str, str], ...]
+    broken: tuple[str, ...]  # functions whose hidden tests should lose points
+
+
+# Lines of the solution that the edits target (indentation included, so each
+# occurs exactly once in its cell).
+_H_OUT = "    H_out = 1 + (H + 2 * pad - HH) // stride"
+_W_OUT = "    W_out = 1 + (W + 2 * pad - WW) // stride"
+_PAD = "x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode='constant')"
+_CROP = "dx = dx_pad[:, :, pad:pad + H, pad:pad + W]"
+_ARGMAX = "a, b = np.unravel_index(np.argmax(window), window.shape)"
+_ROUTE = "dx[n, c, hs + a, ws + b] += dout[n, c, i, j]"
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "padding_ignored",
+        "conv forward slides over the unpadded x (output size still counts pad).",
+        ((CONV_FWD, _PAD, "x_pad = x"),),
+        # With pad > 0 the last windows are cut short and `window * w[f]` raises
+        # (shape mismatch), so the backward cases with pad > 0 get no cache.
+        (CONV_FWD, CONV_BWD),
+    ),
+    Mutant(
+        "stride_ignored",
+        "conv forward moves windows by 1 (correct output size, stride unused in the loop).",
+        ((CONV_FWD, "hs, ws = i * stride, j * stride", "hs, ws = i, j"),),
+        # Never raises; the cache (x, w, b, conv_param) is still right.
+        (CONV_FWD,),
+    ),
+    Mutant(
+        "kernel_flipped",
+        "conv forward computes a true convolution (w flipped) instead of cross-correlation.",
+        ((CONV_FWD, "np.sum(window * w[f])", "np.sum(window * w[f, :, ::-1, ::-1])"),),
+        # Only 1x1 / symmetric kernels pass; the cache is unaffected.
+        (CONV_FWD,),
+    ),
+    Mutant(
+        "bias_missing",
+        "conv forward forgets to add b[f].",
+        ((CONV_FWD, "np.sum(window * w[f]) + b[f]", "np.sum(window * w[f])"),),
+        # db is computed from dout alone, so the backward is unaffected.
+        (CONV_FWD,),
+    ),
+    Mutant(
+        "off_by_one_size",
+        "conv output size forgets the leading '1 +' (one row and column short).",
+        (
+            (CONV_FWD, _H_OUT, "    H_out = (H + 2 * pad - HH) // stride"),
+            (CONV_FWD, _W_OUT, "    W_out = (W + 2 * pad - WW) // stride"),
+        ),
+        # Wrong shape but never raises; the cache is unaffected.
+        (CONV_FWD,),
+    ),
+    Mutant(
+        "hw_swapped",
+        "conv forward computes H' from W, so only non-square inputs go wrong.",
+        ((CONV_FWD, _H_OUT, "    H_out = 1 + (W + 2 * pad - HH) // stride"),),
+        # When W > H the extra rows of windows run off x_pad and `window * w[f]`
+        # raises, so those backward cases get no cache.
+        (CONV_FWD, CONV_BWD),
+    ),
+    Mutant(
+        "float_sizes",
+        "conv output size uses '/' instead of '//', a float shape -> TypeError.",
+        (
+            (CONV_FWD, _H_OUT, "    H_out = 1 + (H + 2 * pad - HH) / stride"),
+            (CONV_FWD, _W_OUT, "    W_out = 1 + (W + 2 * pad - WW) / stride"),
+        ),
+        # np.zeros raises on every case, so no backward case gets a cache.
+        (CONV_FWD, CONV_BWD),
+    ),
+    Mutant(
+        "dx_not_cropped",
+        "conv backward returns the padded dx_pad (wrong shape whenever pad > 0).",
+        ((CONV_BWD, _CROP, "dx = dx_pad"),),
+        (CONV_BWD,),
+    ),
+    Mutant(
+        "dx_empty_when_pad0",
+        "conv backward crops with pad:-pad, an empty slice when pad == 0.",
+        ((CONV_BWD, _CROP, "dx = dx_pad[:, :, pad:-pad, pad:-pad]"),),
+        (CONV_BWD,),
+    ),
+    Mutant(
+        "db_wrong",
+        "conv backward sums dout over axis 0 only (db has shape (F, H', W')).",
+        ((CONV_BWD, "db = np.sum(dout, axis=(0, 2, 3))", "db = np.sum(dout, axis=0)"),),
+        (CONV_BWD,),
+    ),
+    Mutant(
+        "stride_ignored_pool",
+        "max pool forward assumes stride == pool size (in the output size and the loop).",
+        (
+            (POOL_FWD, "H_out = 1 + (H - ph) // stride", "H_out = 1 + (H - ph) // ph"),
+            (POOL_FWD, "W_out = 1 + (W - pw) // stride", "W_out = 1 + (W - pw) // pw"),
+            (POOL_FWD, "hs, ws = i * stride, j * stride", "hs, ws = i * ph, j * pw"),
+        ),
+        # Right whenever stride == pool size, wrong for overlapping pools; never
+        # raises and the cache (x, pool_param) is unaffected.
+        (POOL_FWD,),
+    ),
+    Mutant(
+        "pool_overwrite",
+        "max pool backward assigns (=) instead of accumulating (+=) into dx.",
+        ((POOL_BWD, _ROUTE, "dx[n, c, hs + a, ws + b] = dout[n, c, i, j]"),),
+        # Only overlapping pools where two windows share their maximum differ.
+        (POOL_BWD,),
+    ),
+    Mutant(
+        "pool_argmax_local",
+        "max pool backward uses the argmax inside the window as an index into x (no offset).",
+        ((POOL_BWD, _ROUTE, "dx[n, c, a, b] += dout[n, c, i, j]"),),
+        (POOL_BWD,),
+    ),
+    Mutant(
+        "input_modified",
+        "max pool backward zeroes the non-max entries of a window view, i.e. of the caller's x.",
+        ((POOL_BWD, _ARGMAX, "window[window < np.max(window)] = 0\n                    " + _ARGMAX),),
+        # `window` is a view into the cached x, which is the caller's array: x
+        # ends up modified, and dx goes wrong too (windows whose max is
+        # negative, overlapping windows seeing zeroed entries).
+        (POOL_BWD,),
+    ),
+)
+
+
+def apply(mutant: Mutant, answer_sources: dict[str, str]) -> dict[str, str]:
+    """Return a copy of ``answer_sources`` (grade_id -> cell source) with the edits made.
+
+    Raises ValueError if a function is missing or an old text does not occur
+    exactly once in its cell (edits are applied in order).
+    """
+    out = dict(answer_sources)
+    for func, old, new in mutant.edits:
+        if func not in out:
+            raise ValueError(f"{mutant.name}: no answer cell {func!r}")
+        count = out[func].count(old)
+        if count != 1:
+            raise ValueError(f"{mutant.name}: {old!r} occurs {count} times in {func!r}, expected once")
+        out[func] = out[func].replace(old, new)
+    return out
+
+
+def load_answer_sources(notebook: str | Path) -> dict[str, str]:
+    """Answer-cell sources (grade_id -> source) of a master notebook."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    sources = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") in FUNCTIONS:
+            src = cell["source"]
+            sources[meta["grade_id"]] = "".join(src) if isinstance(src, list) else src
+    return sources

@@ -1,0 +1,228 @@
+"""Grade a whole course: prepare once, grade submissions in parallel, record each result.
+
+``prepare`` does the start-up work that is safe to share (the release, the gradebook
+template, the fingerprint of everything that affects grades); ``grade_course`` fans the
+submissions out to a local process pool (``jobs``) or a Dask cluster (``scheduler``) and
+records each result as it arrives, through the single writer in ``records``.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+from nbgrader.converters import GenerateAssignment
+from nbgrader.coursedir import CourseDirectory
+
+from .records import ResultStore
+from .sandbox import missing_protections
+from .settings import Grading
+from .tasks import ASSIGNMENT
+from .worker import NOT_GRADED, Bundle, Job, Result, grade, load_config
+
+log = logging.getLogger("autograder")
+PACKAGE = Path(__file__).resolve().parent
+
+
+class CourseError(Exception):
+    """The course directory cannot be graded as it is; the message says what to fix."""
+
+
+def _read_tree(root: Path, skip_dirs=(".ipynb_checkpoints", "__pycache__")) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not set(p.relative_to(root).parts) & set(skip_dirs)}
+
+
+def db_url_for(course: Path, config) -> str:
+    return CourseDirectory(config=config, root=str(course)).db_url
+
+
+def _generate(course: Path, config, release_dir: Path, db_url: str) -> None:
+    config = copy.deepcopy(config)
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.release_directory = str(release_dir)
+    config.CourseDirectory.db_url = db_url
+    config.CourseDirectory.assignment_id = ASSIGNMENT
+    config.GenerateAssignment.force = True
+    config.GenerateAssignment.create_assignment = True
+    coursedir = CourseDirectory(config=config)
+    GenerateAssignment(coursedir=coursedir, config=config,
+                       log=logging.getLogger("autograder.nbgrader")).start()
+
+
+def prepare(course: Path) -> tuple[Bundle, object]:
+    """Generate the release (into the course if it has none), register the assignment in
+    the course gradebook, and build the bundle every worker shares."""
+    config_path = course / "nbgrader_config.py"
+    if not config_path.exists():
+        raise CourseError(f"{config_path} not found: is {course} a course directory?")
+    source_dir = course / "source" / ASSIGNMENT
+    if not (source_dir / f"{ASSIGNMENT}.ipynb").exists():
+        raise CourseError(f"no source notebook {source_dir}/{ASSIGNMENT}.ipynb")
+    config_text = config_path.read_text()
+    config = load_config(config_text, Path(tempfile.mkdtemp(prefix="ag-config-")))
+    tmp = Path(tempfile.mkdtemp(prefix="ag-prepare-"))
+    try:
+        shutil.copytree(source_dir, tmp / "source" / ASSIGNMENT)
+        _generate(tmp, config, tmp / "release", f"sqlite:///{tmp}/gradebook.db")
+        release = _read_tree(tmp / "release" / ASSIGNMENT)
+        template = (tmp / "gradebook.db").read_bytes()
+        _generate(course, config, tmp / "release-main", db_url_for(course, config))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    release_dir = course / CourseDirectory(config=config).release_directory / ASSIGNMENT
+    if not release_dir.exists():
+        for rel, data in release.items():
+            (release_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (release_dir / rel).write_bytes(data)
+        log.info("generated the student release in %s", release_dir)
+    elif _read_tree(release_dir) != release:
+        log.warning("the release in %s differs from what source/ generates now; grading "
+                    "uses the current source (regenerate and re-release if that is wrong)",
+                    release_dir)
+    source = _read_tree(source_dir)
+    digest = hashlib.sha256(config_text.encode())
+    for name, data in sorted(source.items()) + sorted(_read_tree(PACKAGE).items()):
+        digest.update(name.encode() + b"\0" + data)
+    return Bundle(config_text, source, release, template, digest.hexdigest()[:16]), config
+
+
+def discover(course: Path, max_bytes: int, fingerprint: str) -> list[Job]:
+    """One job per student directory in submitted/ (files larger than ``max_bytes`` are
+    replaced by a marker the worker reports)."""
+    root = course / "submitted"
+    jobs = []
+    for student in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []:
+        adir = student / ASSIGNMENT
+        files: dict[str, bytes] = {}
+        if adir.is_dir():
+            for p in sorted(adir.rglob("*")):
+                rel = p.relative_to(adir)
+                if not p.is_file() or ".ipynb_checkpoints" in rel.parts:
+                    continue
+                size = p.stat().st_size
+                files[str(rel)] = p.read_bytes() if size <= max_bytes else b"\0" * (max_bytes + 1)
+        timestamp = files.get("timestamp.txt", b"").decode("utf-8", "replace").strip() or None
+        digest = hashlib.sha256(fingerprint.encode())
+        for rel, data in files.items():
+            digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+        jobs.append(Job(student.name, files, digest.hexdigest()[:24], timestamp))
+    return jobs
+
+
+_BUNDLE: Optional[Bundle] = None
+
+
+def _init_worker(bundle: Bundle) -> None:
+    global _BUNDLE
+    _BUNDLE = bundle
+    logging.getLogger("autograder.nbgrader").setLevel(logging.CRITICAL)
+    # Imports and the reference's expected results, once per worker process.
+    from .execute import caseset_for
+    caseset_for(Grading(config=load_config(bundle.config_text,
+                                           Path(tempfile.mkdtemp(prefix="ag-w-")))).seed)
+
+
+def _grade_local(job: Job) -> Result:
+    return grade(job, _BUNDLE)
+
+
+def run_local(jobs: list[Job], bundle: Bundle, n: int) -> Iterator[Result]:
+    with ProcessPoolExecutor(max_workers=n, initializer=_init_worker, initargs=(bundle,)) as pool:
+        futures = {pool.submit(_grade_local, job): job for job in jobs}
+        for fut in as_completed(futures):
+            job = futures[fut]
+            try:
+                yield fut.result()
+            except Exception as exc:  # a worker process died: only this student is affected
+                yield Result(job.student_id, job.digest, NOT_GRADED,
+                             [f"the grading worker failed: {type(exc).__name__}: {exc}"])
+
+
+def run_dask(jobs: list[Job], bundle: Bundle, address: str) -> Iterator[Result]:
+    from distributed import Client, as_completed as dask_completed
+    with Client(address) as client:
+        shared = client.scatter(bundle, broadcast=True)
+        futures = {client.submit(grade, job, shared, pure=False,
+                                 key=f"grade-{job.student_id}-{job.digest}"): job for job in jobs}
+        for fut in dask_completed(futures):
+            job = futures[fut]
+            try:
+                yield fut.result()
+            except Exception as exc:
+                yield Result(job.student_id, job.digest, NOT_GRADED,
+                             [f"the Dask worker failed: {type(exc).__name__}: {exc}"])
+
+
+class Progress:
+    """A progress bar on a terminal; plain log lines otherwise."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.done, self.failed = total, 0, 0
+        self.stream, self.start = stream, time.monotonic()
+        self.tty = stream.isatty()
+
+    def update(self, result: Result) -> None:
+        self.done += 1
+        self.failed += result.status == NOT_GRADED
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        if self.tty:
+            bar = "#" * int(30 * self.done / self.total)
+            self.stream.write(f"\r[{bar:<30}] {self.done}/{self.total} graded, "
+                              f"{self.failed} not graded, ETA {eta:4.0f}s")
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"graded {self.done}/{self.total}: {result.student_id} "
+                              f"{result.status} {result.total:g} ({result.seconds:.1f}s); "
+                              f"{self.failed} not graded; ETA {eta:.0f}s\n")
+        self.stream.flush()
+
+
+@dataclass
+class RunSummary:
+    graded: int
+    skipped: int
+    seconds: float
+    warnings: list[str]
+
+
+def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
+                 force: bool = False, students: Iterable[str] = ()) -> RunSummary:
+    course = course.resolve()
+    start = time.monotonic()
+    warnings = missing_protections()
+    for w in warnings:
+        log.warning("sandbox: %s", w)
+    bundle, config = prepare(course)
+    settings = Grading(config=config)
+    todo = discover(course, settings.max_notebook_bytes, bundle.fingerprint)
+    wanted = set(students)
+    if wanted:
+        todo = [j for j in todo if j.student_id in wanted]
+    with ResultStore(db_url_for(course, config), course) as store:
+        previous = store.rows()
+        skipped = [j for j in todo if not force and j.student_id in previous
+                   and previous[j.student_id]["digest"] == j.digest
+                   and previous[j.student_id]["status"] != NOT_GRADED]
+        todo = [j for j in todo if j not in skipped]
+        if skipped:
+            log.info("%d submissions unchanged since they were graded (use --force to "
+                     "regrade them)", len(skipped))
+        progress = Progress(len(todo))
+        results = (run_dask(todo, bundle, scheduler) if scheduler
+                   else run_local(todo, bundle, jobs or os.cpu_count() or 1))
+        for result in results if todo else ():
+            store.record(result)
+            progress.update(result)
+    return RunSummary(len(todo), len(skipped), time.monotonic() - start, warnings)

@@ -1,0 +1,124 @@
+"""The coordinator's single writer to the course gradebook.
+
+Each graded submission is recorded in one database transaction: nbgrader's own rows
+(student, submission, the hidden test grades, holding the verified scores) and a row of
+this grader's ``autograder_results`` table (status, reasons, per-case verdicts, and the
+digest of what was graded, so a re-run skips unchanged submissions). Files (autograded
+notebook, feedback) are written atomically before the commit. Works with SQLite and
+PostgreSQL through nbgrader's ``db_url``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
+
+from .tasks import ASSIGNMENT, NOTEBOOK, TASKS
+from .worker import NOT_GRADED, Result
+
+_metadata = MetaData()
+RESULTS = Table(
+    "autograder_results", _metadata,
+    Column("student_id", String(128), primary_key=True),
+    Column("assignment", String(128), primary_key=True),
+    Column("digest", String(128), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("reasons", Text, nullable=False),       # JSON list
+    Column("notes", Text, nullable=False),         # JSON list
+    Column("scores", Text, nullable=False),        # JSON {task: points}, verified
+    Column("in_kernel", Text, nullable=False),     # JSON {task: points}
+    Column("verdicts", Text, nullable=False),      # JSON {task: verdict}
+    Column("graded_digest", String(128)),          # digest whose scores are in the gradebook
+    Column("graded_at", String(40), nullable=False),
+    Column("seconds", Float, nullable=False),
+)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class ResultStore:
+    def __init__(self, db_url: str, course: Path):
+        self.db_url = db_url
+        self.course = course
+        self.gb = Gradebook(db_url)
+        _metadata.create_all(self.gb.engine)
+
+    def close(self) -> None:
+        self.gb.close()
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def rows(self) -> dict[str, dict]:
+        """The recorded result of every student, by student id."""
+        stmt = select(RESULTS).where(RESULTS.c.assignment == ASSIGNMENT)
+        out = {}
+        for row in self.gb.db.execute(stmt).mappings():
+            d = dict(row)
+            for key in ("reasons", "notes", "scores", "in_kernel", "verdicts"):
+                d[key] = json.loads(d[key])
+            out[d["student_id"]] = d
+        return out
+
+    def record(self, result: Result) -> None:
+        """Record one result atomically. A submission that could not be graded keeps the
+        scores of an earlier grading (and says so) instead of replacing them with zeros."""
+        previous = self.rows().get(result.student_id)
+        reasons, scores = list(result.reasons), dict(result.scores)
+        graded_digest: Optional[str] = result.digest
+        keep_old = result.status == NOT_GRADED and previous and previous["graded_digest"]
+        if keep_old:
+            scores, graded_digest = previous["scores"], previous["graded_digest"]
+            reasons.append(f"the scores shown are from the earlier grading of "
+                           f"{previous['graded_at']}")
+        if result.autograded is not None:
+            base = self.course / "autograded" / result.student_id / ASSIGNMENT
+            atomic_write(base / f"{NOTEBOOK}.ipynb", result.autograded)
+        if result.feedback is not None:
+            base = self.course / "feedback" / result.student_id / ASSIGNMENT
+            atomic_write(base / f"{NOTEBOOK}.html", result.feedback)
+        db = self.gb.db
+        try:
+            self.gb.update_or_create_student(result.student_id)
+            kwargs = {"timestamp": result.timestamp} if result.timestamp else {}
+            self.gb.update_or_create_submission(ASSIGNMENT, result.student_id, **kwargs)
+            for task in TASKS:
+                grade = self.gb.find_grade(task.test_id, NOTEBOOK, ASSIGNMENT, result.student_id)
+                grade.auto_score = scores.get(task.name, 0.0)
+                # Ungraded work with no earlier grade waits for a human, visibly.
+                grade.needs_manual_grade = result.status == NOT_GRADED and not keep_old
+            row = dict(student_id=result.student_id, assignment=ASSIGNMENT,
+                       digest=result.digest, status=result.status,
+                       reasons=json.dumps(reasons), notes=json.dumps(result.notes),
+                       scores=json.dumps(scores), in_kernel=json.dumps(result.in_kernel),
+                       verdicts=json.dumps(result.verdicts if not keep_old else previous["verdicts"]),
+                       graded_digest=graded_digest if result.status != NOT_GRADED or keep_old else None,
+                       graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       seconds=result.seconds)
+            db.execute(RESULTS.delete().where((RESULTS.c.student_id == result.student_id)
+                                              & (RESULTS.c.assignment == ASSIGNMENT)))
+            db.execute(RESULTS.insert().values(**row))
+            db.commit()
+        except Exception:
+            db.rollback()
+            raise
+
+    def submission_exists(self, student_id: str) -> bool:
+        try:
+            self.gb.find_submission(ASSIGNMENT, student_id)
+            return True
+        except MissingEntry:
+            return False

@@ -1,0 +1,275 @@
+"""OS isolation for everything that runs student code.
+
+A sandboxed kernel runs as an unprivileged uid inside bubblewrap: new mount, PID, network,
+IPC and UTS namespaces; a filesystem that holds only the system, the Python installation
+(read-only), the submission's scratch directory and the read-only grading directory; rlimits
+on CPU time, file size, open files and processes; cgroup v1 limits on memory and
+processes; a size-limited tmpfs for scratch and /tmp. Killing the kernel's PID namespace
+and cgroup ends every process of the submission.
+
+``python -m autograder.sandbox SPEC CONNECTION_FILE [ARGS...]`` is the kernel command
+(``SandboxKernelSpecs`` below); it runs as root, joins the cgroups, sets the rlimits and
+execs bubblewrap. Without root (or bubblewrap) the kernel runs with rlimits only, and
+``missing_protections`` says plainly what is not applied.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, asdict, field
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+KERNEL_NAME = "autograder-sandbox"
+SCRATCH_IN_SANDBOX = "/home/student"
+GRADING_IN_SANDBOX = "/autograder"
+
+
+@dataclass
+class Limits:
+    memory_bytes: int = 2 * 2**30
+    cpu_seconds: int = 300
+    processes: int = 64
+    file_bytes: int = 64 * 2**20
+    open_files: int = 256
+    disk_bytes: int = 256 * 2**20
+
+
+def _root() -> bool:
+    return os.geteuid() == 0
+
+
+def _cgroup(controller: str) -> Path | None:
+    base = CGROUP_ROOT / controller
+    return base if _root() and (base / "cgroup.procs").exists() else None
+
+
+def missing_protections() -> list[str]:
+    """Protections this machine cannot apply (empty when fully sandboxed)."""
+    missing = []
+    if not _root():
+        missing.append("not root: student code runs as the grader's own user, with no "
+                       "namespaces, no private filesystem view and no cgroup limits")
+    elif not shutil.which("bwrap"):
+        missing.append("bubblewrap (bwrap) not installed: no namespaces, network or "
+                       "private filesystem view")
+    if _root() and not _cgroup("memory"):
+        missing.append("no cgroup v1 memory controller: memory is limited by RLIMIT_AS only")
+    if _root() and not _cgroup("pids"):
+        missing.append("no cgroup v1 pids controller: processes are limited by RLIMIT_NPROC only")
+    return missing
+
+
+@dataclass
+class SandboxSpec:
+    scratch: str
+    grading_dir: str
+    runtime_dir: str
+    uid: int
+    limits: Limits
+    cgroups: list[str] = field(default_factory=list)
+    isolate: bool = True
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+        path.chmod(0o600)
+
+    @classmethod
+    def read(cls, path: str) -> "SandboxSpec":
+        d = json.loads(Path(path).read_text())
+        return cls(**(d | {"limits": Limits(**d["limits"])}))
+
+
+class Sandbox:
+    """The directories, mounts and cgroups of one submission's sandbox."""
+
+    def __init__(self, base: Path, uid: int, limits: Limits):
+        self.base = base
+        self.isolate = _root() and bool(shutil.which("bwrap"))
+        self.spec = SandboxSpec(str(base / "scratch"), str(base / "grading"),
+                                str(base / "runtime"), uid, limits, isolate=self.isolate)
+        self.spec_path = base / "sandbox.json"
+        self._mounted = False
+
+    def create(self, helper_files: dict[str, bytes], grading_files: dict[str, bytes]) -> None:
+        scratch, grading, runtime = (Path(p) for p in
+                                     (self.spec.scratch, self.spec.grading_dir, self.spec.runtime_dir))
+        for d in (scratch, grading, runtime):
+            d.mkdir(parents=True)
+        self.base.chmod(0o711)
+        if self.isolate:
+            subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            f"size={self.spec.limits.disk_bytes},mode=0700", "tmpfs", str(scratch)],
+                           check=True)
+            self._mounted = True
+        for name, data in helper_files.items():
+            (scratch / name).write_bytes(data)
+        for name, data in grading_files.items():
+            (grading / name).write_bytes(data)
+            (grading / name).chmod(0o644)
+        grading.chmod(0o755)
+        if _root():
+            for d in (scratch, runtime):
+                for p in [d, *d.rglob("*")]:
+                    os.chown(p, self.spec.uid, self.spec.uid)
+        self.spec.cgroups = self._make_cgroups()
+        self.spec.write(self.spec_path)
+
+    def _make_cgroups(self) -> list[str]:
+        made = []
+        name = f"autograder/{self.base.name}"
+        for controller, settings in (
+                ("memory", {"memory.limit_in_bytes": self.spec.limits.memory_bytes}),
+                ("pids", {"pids.max": self.spec.limits.processes})):
+            root = _cgroup(controller)
+            if root is None:
+                continue
+            path = root / name
+            path.mkdir(parents=True, exist_ok=True)
+            for key, value in settings.items():
+                (path / key).write_text(str(value))
+            made.append(str(path))
+        return made
+
+    def kernel_log(self, limit: int = 2000) -> str:
+        """The end of the kernel's own start-up output, for a kernel that did not start."""
+        path = self.base / "kernel.log"
+        return path.read_text(errors="replace")[-limit:] if path.exists() else ""
+
+    def events(self) -> list[str]:
+        """Resource limits the submission ran into, as sentences."""
+        found = []
+        for path in map(Path, self.spec.cgroups):
+            if path.parent.parent.name == "memory":
+                oom = (path / "memory.oom_control").read_text()
+                kills = [int(l.split()[1]) for l in oom.splitlines() if l.startswith("oom_kill ")]
+                if (kills and kills[0]) or int((path / "memory.failcnt").read_text()):
+                    found.append(f"memory limit hit ({self.spec.limits.memory_bytes // 2**20} MiB)")
+            elif (path / "pids.events").exists():
+                hits = int((path / "pids.events").read_text().split()[1])
+                if hits:
+                    found.append(f"process limit hit ({self.spec.limits.processes} processes)")
+        return found
+
+    def kill_all(self) -> None:
+        """SIGKILL every process left in the submission's cgroups, until none is left."""
+        for path in map(Path, self.spec.cgroups):
+            for _ in range(50):
+                pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.02)
+
+    def destroy(self) -> None:
+        self.kill_all()
+        for path in map(Path, self.spec.cgroups):
+            for _ in range(50):
+                try:
+                    path.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+        if self._mounted:
+            subprocess.run(["umount", "-l", self.spec.scratch], check=False)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class SandboxKernelSpecs(KernelSpecManager):
+    """Serves the one kernelspec whose command is this module's launcher."""
+
+    def __init__(self, spec_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self._spec_path = spec_path
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        return KernelSpec(argv=[sys.executable, "-m", "autograder.sandbox", self._spec_path,
+                                "{connection_file}"],
+                          display_name="Python 3 (grading sandbox)", language="python",
+                          interrupt_mode="message", env={"PYTHONPATH": package_parent},
+                          resource_dir="")
+
+
+def _kernel_env(spec: SandboxSpec, home: str, grading: str) -> dict[str, str]:
+    return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": home,
+            "PYTHONPATH": grading, "AUTOGRADER_GRADING_DIR": grading,
+            "MPLCONFIGDIR": f"{home}/.matplotlib", "IPYTHONDIR": f"{home}/.ipython",
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "NBGRADER_EXECUTION": "autograde", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}
+
+
+def _bwrap_argv(spec: SandboxSpec) -> list[str]:
+    argv = ["bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--hostname", "sandbox",
+            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+            "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
+            "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(64 * 2**20), "--tmpfs", "/tmp"]
+    # The Python installation read-only at its own path, and the kernel's connection
+    # directory at its own path (the client names its sockets by host path).
+    binds = [("--ro-bind", p, p) for p in sorted({sys.base_prefix, sys.prefix})
+             if not p.startswith("/usr/")]
+    binds += [("--bind", spec.scratch, SCRATCH_IN_SANDBOX),
+              ("--ro-bind", spec.grading_dir, GRADING_IN_SANDBOX),
+              ("--bind", spec.runtime_dir, spec.runtime_dir)]
+    for kind, src, dest in binds:
+        # bwrap would give missing parents the host's modes (/root is 0700): make them
+        # traversable for the sandbox user.
+        parts = Path(dest).parts
+        for i in range(2, len(parts)):
+            argv += ["--perms", "0755", "--dir", str(Path(*parts[:i]))]
+        argv += [kind, src, dest]
+    argv += ["--chdir", SCRATCH_IN_SANDBOX, "--clearenv"]
+    for key, value in _kernel_env(spec, SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX).items():
+        argv += ["--setenv", key, value]
+    return argv + ["--", "setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}",
+                   "--clear-groups", "--inh-caps=-all"]
+
+
+def _set_rlimits(limits: Limits, memory_by_cgroup: bool) -> None:
+    for res, value in ((resource.RLIMIT_CPU, limits.cpu_seconds),
+                       (resource.RLIMIT_FSIZE, limits.file_bytes),
+                       (resource.RLIMIT_NOFILE, limits.open_files),
+                       (resource.RLIMIT_NPROC, limits.processes * 4),
+                       (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(res, (value, value))
+    if not memory_by_cgroup:
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+
+
+def main(argv: list[str]) -> None:
+    spec = SandboxSpec.read(argv[0])
+    connection_file, extra = argv[1], argv[2:]
+    # The kernel's own stdout/stderr (start-up errors) go to a log the grader can show.
+    log = os.open(Path(argv[0]).with_name("kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    for cgroup in spec.cgroups:
+        Path(cgroup, "cgroup.procs").write_text(str(os.getpid()))
+    _set_rlimits(spec.limits, any("memory" in c for c in spec.cgroups))
+    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra]
+    if spec.isolate:
+        # jupyter_client writes the connection file 0600 for its own user.
+        os.chown(connection_file, spec.uid, spec.uid)
+        os.execvp("bwrap", _bwrap_argv(spec) + kernel)
+    os.chdir(spec.scratch)
+    os.execve(sys.executable, kernel, _kernel_env(spec, spec.scratch, spec.grading_dir))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,141 @@
+"""Read a student's submission and rebuild the notebook that gets graded.
+
+Whatever the student did to the notebook's structure (deleted, duplicated, reordered or
+added cells, a test cell turned into markdown, nbgrader metadata edited or stripped, an old
+nbformat), the graded notebook is the release notebook with the student's code put into
+it: each answer cell (found by grade_id, or by the ``def <name>(`` it starts with), and the
+student's own extra code cells after the answer they followed. Locked and test cells come
+from the release (and nbgrader restores hidden tests from the gradebook). Every repair is
+reported as a note.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import nbformat
+from nbformat import NotebookNode
+
+
+class SubmissionError(Exception):
+    """The submission cannot be graded; the message says why, for the student."""
+
+
+@dataclass
+class Submission:
+    notebook: NotebookNode
+    notes: list[str] = field(default_factory=list)
+
+
+def _meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def read_notebook(files: dict[str, bytes], notebook: str, max_bytes: int) -> Submission:
+    """Pick and parse the notebook from the submitted files (relative path -> bytes)."""
+    wanted = f"{notebook}.ipynb"
+    notes = []
+    candidates = sorted(p for p in files if p.endswith(".ipynb") and "/" not in p)
+    if wanted in files:
+        name = wanted
+        extra = [p for p in candidates if p != wanted]
+        if extra:
+            notes.append(f"extra notebooks ignored: {', '.join(extra)}")
+    elif len(candidates) == 1:
+        name = candidates[0]
+        notes.append(f"{wanted} is missing; graded the one notebook submitted, {name}")
+    elif not candidates:
+        found = ", ".join(sorted(files)) or "nothing"
+        raise SubmissionError(f"no notebook submitted: expected {wanted}, found {found}")
+    else:
+        raise SubmissionError(f"{wanted} is missing and several notebooks were submitted "
+                              f"({', '.join(candidates)}): cannot tell which one to grade")
+    others = sorted(p for p in files if not p.endswith(".ipynb") and p != "timestamp.txt")
+    if others:
+        notes.append(f"extra files are not used for grading: {', '.join(others)}")
+    data = files[name]
+    if len(data) > max_bytes:
+        raise SubmissionError(f"{name} is {len(data) / 2**20:.1f} MiB; the limit is "
+                              f"{max_bytes / 2**20:.0f} MiB (clear large outputs and resubmit)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"{name} is not UTF-8 text (invalid byte at offset {exc.start})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(f"{name} is not valid JSON (line {exc.lineno}, column "
+                              f"{exc.colno}: {exc.msg}); the file is damaged") from None
+    if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
+        raise SubmissionError(f"{name} is JSON but not a Jupyter notebook")
+    version = raw.get("nbformat")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises several unrelated types for bad notebooks
+        raise SubmissionError(f"{name} is not a readable Jupyter notebook: {exc}") from None
+    if version != 4:
+        notes.append(f"converted from nbformat {version} to 4")
+    return Submission(nb, notes)
+
+
+_DEF = re.compile(r"\s*def\s+(\w+)\s*\(")
+
+
+def rebuild(sub: Submission, release: NotebookNode) -> Submission:
+    """The release notebook with the student's answers and extra code cells in it."""
+    answer_ids = [_meta(c)["grade_id"] for c in release.cells
+                  if _meta(c).get("solution") and not _meta(c).get("grade")]
+    release_ids = {_meta(c).get("grade_id") for c in release.cells} - {None}
+    answers: dict[str, str] = {}
+    by_name: dict[str, str] = {}
+    added: dict[str | None, list] = {}
+    last_answer: str | None = None
+    notes = list(sub.notes)
+    for cell in sub.notebook.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        gid = _meta(cell).get("grade_id")
+        match = _DEF.match(source)
+        if gid in answer_ids and _meta(cell).get("solution"):
+            if gid in answers:
+                notes.append(f"answer cell {gid} appears more than once; the last one is graded")
+            answers[gid] = source
+            last_answer = gid
+        elif gid in release_ids:
+            continue      # a locked or test cell: the release's own copy is used
+        elif match and match.group(1) in answer_ids and match.group(1) not in answers:
+            by_name[match.group(1)] = source
+            last_answer = match.group(1)
+        else:
+            added.setdefault(last_answer, []).append(source)
+    for name, source in by_name.items():
+        if name not in answers:
+            answers[name] = source
+            notes.append(f"answer cell {name} was recognized by its `def {name}(` (its "
+                         "nbgrader metadata was missing or edited)")
+    missing = [a for a in answer_ids if a not in answers]
+    if missing:
+        notes.append(f"answer cells missing, graded as not implemented: {', '.join(missing)}")
+    cells = []
+    for cell in release.cells:
+        gid = _meta(cell).get("grade_id")
+        if gid == answer_ids[0]:
+            cells += [nbformat.v4.new_code_cell(s) for s in added.get(None, [])]
+        cell = nbformat.from_dict(json.loads(json.dumps(cell)))
+        if gid in answers:
+            cell.source = answers[gid]
+        cells.append(cell)
+        if gid in answer_ids:
+            cells += [nbformat.v4.new_code_cell(s) for s in added.get(gid, [])]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=json.loads(json.dumps(release.metadata)))
+    return Submission(nb, notes)
+
+
+def student_code(nb: NotebookNode, release: NotebookNode) -> str:
+    """All code the student wrote or kept: cells that are not the release's locked cells."""
+    locked = {c.source for c in release.cells if _meta(c).get("locked")}
+    return "\n\n".join(c.source for c in nb.cells
+                       if c.cell_type == "code" and c.source not in locked)

@@ -1,0 +1,46 @@
+# Course configuration: nbgrader's settings plus the grader's own (c.Grading.*).
+# This file stays with the instructor: it is never released to students.
+c = get_config()  # noqa: F821
+
+c.CourseDirectory.course_id = "conv-layers"
+# The student release lives in assignments/<assignment>/ (committed with the kit).
+c.CourseDirectory.release_directory = "assignments"
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+# Hidden test cases come from this seed. Change it for your course and keep it private.
+c.Grading.seed = 20261128
+
+# Sandbox limits for each submission (see README, "Threat model").
+c.Grading.memory_bytes = 2 * 2**30      # all processes of a submission together (cgroup)
+c.Grading.cpu_seconds = 300             # per process (RLIMIT_CPU)
+c.Grading.processes = 64                # processes and threads (cgroup pids.max)
+c.Grading.file_bytes = 64 * 2**20       # largest file written (RLIMIT_FSIZE)
+c.Grading.open_files = 256              # per process (RLIMIT_NOFILE)
+c.Grading.disk_bytes = 256 * 2**20      # scratch directory (tmpfs)
+c.Grading.submission_seconds = 240      # wall clock for one whole notebook
+c.Grading.max_output_bytes = 2**20      # output kept per cell
+c.Grading.max_notebook_bytes = 20 * 2**20
+
+# Per-cell wall-clock limit; a cell over it is interrupted (or its kernel killed).
+c.Execute.timeout = 15
+
+# Student code runs in the sandbox; the hidden tests are scored by the trusted verifier.
+c.Autograde.autograde_preprocessors = [
+    "autograder.execute.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Deleted test cells come back from the gradebook.
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows each case's verdict but no hidden test source or traceback.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "autograder.feedback.HideTestTracebacks",
+]
