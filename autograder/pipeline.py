@@ -225,4 +225,17 @@ def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
         for result in results if todo else ():
             store.record(result)
             progress.update(result)
+    write_reports(course)
     return RunSummary(len(todo), len(skipped), time.monotonic() - start, warnings)
+
+
+def write_reports(course: Path) -> list[Path]:
+    """grades.csv and lms_grades.csv from the gradebook, without regrading."""
+    from .report import collect, write_grades_csv, write_lms_csv
+    course = course.resolve()
+    config = load_config((course / "nbgrader_config.py").read_text(),
+                         Path(tempfile.mkdtemp(prefix="ag-config-")))
+    rows = collect(course, db_url_for(course, config))
+    write_grades_csv(rows, course / "grades.csv")
+    write_lms_csv(rows, course / "lms_grades.csv")
+    return [course / "grades.csv", course / "lms_grades.csv"]

@@ -1,0 +1,104 @@
+"""Class results from the gradebook, without regrading: ``grades.csv`` and the LMS CSV.
+
+Scores come from nbgrader's grade rows (so an instructor's manual override counts), status
+and reasons from the grader's ``autograder_results`` table. A student with a submission
+but no recorded result is listed as ``not graded`` with the reason, never as a zero.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from .records import ResultStore, atomic_write
+from .tasks import ASSIGNMENT, MAX_SCORE, NOTEBOOK, TASKS
+from .worker import NOT_GRADED
+
+
+@dataclass
+class StudentRow:
+    student_id: str
+    lms_id: str
+    scores: dict[str, Optional[float]]
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    verdicts: dict = field(default_factory=dict)
+    feedback: Optional[str] = None
+
+    @property
+    def total(self) -> Optional[float]:
+        if any(v is None for v in self.scores.values()):
+            return None
+        return round(sum(self.scores.values()), 4)
+
+
+def collect(course: Path, db_url: str) -> list[StudentRow]:
+    """One row per student with a submission (in the gradebook or in submitted/)."""
+    submitted = course / "submitted"
+    on_disk = {p.name for p in submitted.iterdir() if p.is_dir()} if submitted.exists() else set()
+    rows = []
+    with ResultStore(db_url, course) as store:
+        results = store.rows()
+        gb: Gradebook = store.gb
+        ids = set(on_disk) | set(results)
+        for s in gb.students:
+            try:
+                gb.find_submission(ASSIGNMENT, s.id)
+                ids.add(s.id)
+            except MissingEntry:
+                pass
+        for sid in sorted(ids):
+            try:
+                lms = gb.find_student(sid).lms_user_id or sid
+            except MissingEntry:
+                lms = sid
+            res = results.get(sid)
+            scores: dict[str, Optional[float]] = {t.name: None for t in TASKS}
+            if res is not None and (res["status"] != NOT_GRADED or res["graded_digest"]):
+                for t in TASKS:
+                    scores[t.name] = float(gb.find_grade(t.test_id, NOTEBOOK, ASSIGNMENT, sid).score)
+            if res is None:
+                row = StudentRow(sid, lms, scores, NOT_GRADED,
+                                 ["submitted but not graded yet: run `python -m autograder grade`"])
+            else:
+                row = StudentRow(sid, lms, scores, res["status"], res["reasons"], res["notes"],
+                                 res["verdicts"])
+            fb = course / "feedback" / sid / ASSIGNMENT / f"{NOTEBOOK}.html"
+            row.feedback = str(fb.relative_to(course)) if fb.exists() else None
+            rows.append(row)
+    return rows
+
+
+def _csv(header: list[str], rows: list[list]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def _fmt(v: Optional[float]) -> str:
+    return "" if v is None else f"{v:g}"
+
+
+def write_grades_csv(rows: list[StudentRow], path: Path) -> None:
+    header = (["student_id"] + [t.name for t in TASKS]
+              + ["total", "max_score", "status", "reasons", "notes", "feedback"])
+    atomic_write(path, _csv(header, [
+        [r.student_id] + [_fmt(r.scores[t.name]) for t in TASKS]
+        + [_fmt(r.total), f"{MAX_SCORE:g}", r.status, " | ".join(r.reasons),
+           " | ".join(r.notes), r.feedback or ""] for r in rows]))
+
+
+def write_lms_csv(rows: list[StudentRow], path: Path) -> None:
+    """One row per student: the LMS id (nbgrader's ``lms_user_id``, else the student id),
+    the total and each task. Ungraded students have empty cells, not zeros."""
+    header = ["lms_user_id", f"{ASSIGNMENT} ({MAX_SCORE:g})"] + [
+        f"{t.name} ({t.points:g})" for t in TASKS]
+    atomic_write(path, _csv(header, [
+        [r.lms_id, _fmt(r.total)] + [_fmt(r.scores[t.name]) for t in TASKS] for r in rows]))
