@@ -22,7 +22,7 @@ c.Grading.max_output_bytes = 2**20      # output kept per cell
 c.Grading.max_notebook_bytes = 20 * 2**20
 
 # Per-cell wall-clock limit; a cell over it is interrupted (or its kernel killed).
-c.Execute.timeout = 15
+c.Execute.timeout = 10
 
 # Student code runs in the sandbox; the hidden tests are scored by the trusted verifier.
 c.Autograde.autograde_preprocessors = [

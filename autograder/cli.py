@@ -18,6 +18,11 @@ def main(argv=None) -> None:
     g.add_argument("--scheduler", help="address of a Dask scheduler to grade on instead")
     g.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     g.add_argument("--student", action="append", default=[], help="grade only these students")
+    d = sub.add_parser("demo", help="grade a synthetic class in a fresh temporary course")
+    d.add_argument("--course", type=Path, help="where to build it (default: a new temp dir)")
+    d.add_argument("--jobs", type=int, default=0)
+    r = sub.add_parser("report", help="write grades.csv, the LMS CSV and the class report")
+    r.add_argument("--course", type=Path, default=REPO)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     logging.getLogger("autograder.nbgrader").setLevel(logging.CRITICAL)
@@ -28,4 +33,11 @@ def main(argv=None) -> None:
         except CourseError as exc:
             sys.exit(f"error: {exc}")
         print(f"graded {summary.graded} submissions ({summary.skipped} unchanged) in "
-              f"{summary.seconds:.1f} s")
+              f"{summary.seconds:.1f} s; grades in {args.course / 'grades.csv'}")
+    elif args.command == "demo":
+        from .demo import run
+        run(args.course, args.jobs)
+    elif args.command == "report":
+        from .pipeline import write_reports
+        for path in write_reports(args.course):
+            print(path)

@@ -122,9 +122,20 @@ def _variants(case: Case, inputs: Outputs) -> list[Variant]:
             ("pool_spread", lambda: {"dx": _pool_spread(dout, x, ph, pw, s)})]
 
 
+def _swapped_sizes(case: Case, name: str) -> tuple[int, int]:
+    """The (H, W) sizes of output ``name`` when height and width are mixed up."""
+    p = case.params
+    if name == "dx":
+        return p["W"], p["H"]
+    kh, kw = (p["HH"], p["WW"]) if case.conv else (p["ph"], p["pw"])
+    pad = p.get("pad", 0)
+    return (ref.output_size(p["W"], kh, p["stride"], pad) if p["W"] + 2 * pad >= kh else -1,
+            ref.output_size(p["H"], kw, p["stride"], pad) if p["H"] + 2 * pad >= kw else -1)
+
+
 def _shape_mistake(case: Case, name: str, got: tuple, want: tuple) -> Optional[str]:
     p = case.params
-    if len(got) != len(want):
+    if len(got) != len(want) or got[:2] != want[:2]:
         return None
     if case.task == "conv_backward_naive" and name == "dx":
         pad = p["pad"]
@@ -132,12 +143,11 @@ def _shape_mistake(case: Case, name: str, got: tuple, want: tuple) -> Optional[s
             return "dx_not_cropped"
         if pad == 0 and 0 in got[2:]:
             return "dx_empty_pad0"
-        return None
-    if got[:2] != want[:2]:
-        return None
-    if got[2:] == want[2:][::-1]:
-        return "hw_swapped"
-    if all(abs(g - w) <= 1 for g, w in zip(got[2:], want[2:])):
+    if p["H"] != p["W"]:
+        swapped = _swapped_sizes(case, name)
+        if any(g == s != w for g, s, w in zip(got[2:], swapped, want[2:])):
+            return "hw_swapped"
+    if name != "dx" and all(abs(g - w) <= 1 for g, w in zip(got[2:], want[2:])):
         return "off_by_one"
     return None
 

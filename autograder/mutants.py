@@ -15,7 +15,9 @@ forward raises on some graded case (no cache to pass on), but not when the
 forward still returns the right cache, e.g. (x, w, b, conv_param): a wrong
 ``out`` alone does not affect the backward test. Every mutant was checked by
 running the mutated functions against the solution on non-square inputs and
-kernels, pad 0/1/2, stride 1/2/3, 1x1 kernels and overlapping pools.
+kernels, pad 0/1/2, stride 1/2/3, 1x1 kernels and overlapping pools, and on the
+hidden cases of ``cases.py`` (40 seeds): each loses points in exactly
+``broken`` for every seed, i.e. ``broken`` does not depend on the sizes drawn.
 
 The edits are tied to the solution text: if you edit an answer cell, run
 :func:`apply` on every mutant (it raises ValueError on a stale edit).

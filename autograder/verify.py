@@ -50,6 +50,9 @@ class TaskVerdict:
         head = (f"{self.task}: {passed}/{len(self.cases)} hidden cases passed, "
                 f"{self.points:g} / {self.max_points:g} points")
         out = [head] + ([f"  {self.problem}"] if self.problem else [])
+        messages = {c.message for c in self.cases}
+        if not passed and len(messages) == 1 and len(self.cases) > 1:
+            return out + [f"  every case failed: {messages.pop()}"]
         for c in self.cases:
             status = "passed" if c.passed else f"FAILED: {c.message}"
             out.append(f"  case {c.index} ({c.description}): {status}")
@@ -84,7 +87,7 @@ def _check_case(case: Case, caseset: CaseSet, meta: Optional[dict],
     if meta.get("status") == "error":
         etype, emsg = str(meta.get("error_type", "Exception")), str(meta.get("error", ""))[:300]
         mistake = diagnose_error(case, etype, emsg)
-        return False, f"raised {etype}: {emsg}", mistake
+        return False, f"raised {etype}" + (f": {emsg}" if emsg else ""), mistake
     got: dict[str, np.ndarray] = {}
     for name, want in expected.items():
         info = (meta.get("outputs") or {}).get(name)
