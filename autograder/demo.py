@@ -35,14 +35,14 @@ def synthetic_class(source_nb: Path) -> dict[str, dict[str, str] | None]:
         students[f"mistake_{m.name}"] = apply(m, good)
     students["blank"] = None
     students["syntax_error"] = good | {fwd: good[fwd].replace("):", ")", 1)}
-    students["exception"] = good | {"conv_backward_naive": _prepend(
+    students["exception"] = good | {"conv_backward_naive": insert_first_statement(
         good["conv_backward_naive"], 'raise RuntimeError("half-finished refactoring")')}
-    students["infinite_loop"] = good | {"max_pool_forward_naive": _prepend(
+    students["infinite_loop"] = good | {"max_pool_forward_naive": insert_first_statement(
         good["max_pool_forward_naive"], "while True:\n    pass")}
     return students
 
 
-def _prepend(source: str, code: str) -> str:
+def insert_first_statement(source: str, code: str) -> str:
     """``source`` (one function) with ``code`` as the first statement after its docstring."""
     body = ast.parse(source).body[0].body
     first = body[1] if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) else body[0]

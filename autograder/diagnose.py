@@ -133,8 +133,20 @@ def _swapped_sizes(case: Case, name: str) -> tuple[int, int]:
             ref.output_size(p["H"], kw, p["stride"], pad) if p["H"] + 2 * pad >= kw else -1)
 
 
+def _unstrided_sizes(case: Case) -> list[tuple[int, int]]:
+    """Output (H', W') when the stride is taken as 1, or (pooling) as the pool size."""
+    p = case.params
+    kh, kw = (p["HH"], p["WW"]) if case.conv else (p["ph"], p["pw"])
+    pad = p.get("pad", 0)
+    strides = [(1, 1)] + ([] if case.conv else [(kh, kw)])
+    return [(ref.output_size(p["H"], kh, sh, pad), ref.output_size(p["W"], kw, sw, pad))
+            for sh, sw in strides if (sh, sw) != (p["stride"], p["stride"])]
+
+
 def _shape_mistake(case: Case, name: str, got: tuple, want: tuple) -> Optional[str]:
     p = case.params
+    if name == "db":
+        return "db_wrong"
     if len(got) != len(want) or got[:2] != want[:2]:
         return None
     if case.task == "conv_backward_naive" and name == "dx":
@@ -143,6 +155,8 @@ def _shape_mistake(case: Case, name: str, got: tuple, want: tuple) -> Optional[s
             return "dx_not_cropped"
         if pad == 0 and 0 in got[2:]:
             return "dx_empty_pad0"
+    if name != "dx" and got[2:] in _unstrided_sizes(case):
+        return "stride_ignored"
     if p["H"] != p["W"]:
         swapped = _swapped_sizes(case, name)
         if any(g == s != w for g, s, w in zip(got[2:], swapped, want[2:])):
@@ -158,9 +172,28 @@ def diagnose_error(case: Case, error_type: str, message: str) -> Optional[str]:
         return "not_implemented"
     if error_type == "TypeError" and "float" in message:
         return "float_sizes"
-    p = case.params
-    if error_type in ("IndexError", "ValueError") and p["H"] != p["W"]:
-        return "hw_swapped"
+    return None
+
+
+# Case features whose failing together (and only together) points at a mistake.
+_FEATURES: tuple[tuple[str, Callable[[Case], bool]], ...] = (
+    ("padding_ignored", lambda c: c.params.get("pad", 0) > 0),
+    ("stride_ignored", lambda c: c.params["stride"] > 1 if c.conv
+     else c.params["stride"] not in (c.params["ph"],) or c.params["ph"] != c.params["pw"]),
+    ("pool_overwrite", lambda c: c.task == "max_pool_backward_naive"
+     and c.params["stride"] < max(c.params["ph"], c.params["pw"])),
+    ("hw_swapped", lambda c: c.params["H"] != c.params["W"]),
+)
+
+
+def diagnose_pattern(cases: list[Case], failed: list[bool]) -> Optional[str]:
+    """Mistake id when the failed cases are exactly those with one feature (padding,
+    stride, overlap, non-square input), e.g. every case with pad > 0 and no other."""
+    if not any(failed) or all(failed):
+        return None
+    for mistake, has in _FEATURES:
+        if all(has(c) == f for c, f in zip(cases, failed)):
+            return mistake
     return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -68,7 +69,8 @@ class SandboxedExecute(Execute):
         self._problem = ""
         self._out_bytes: dict[int, int] = {}
         record = self._record = {"verdicts": {}, "problem": "", "events": [],
-                                 "disagreements": [], "in_kernel": {},
+                                 "disagreements": [], "in_kernel": {}, "timeouts": [],
+                                 "strays": [],
                                  "missing_protections": missing_protections()}
         try:
             with Verifier(caseset, f"{self._sandbox.spec.grading_dir}/verifier.sock") as verifier:
@@ -82,7 +84,8 @@ class SandboxedExecute(Execute):
                                               f"{self._sandbox.kernel_log()}")
             raise
         finally:
-            record["events"] = self._sandbox.events()
+            record["events"] = self._sandbox.events() + (
+                ["disk limit hit (the scratch directory is full)"] if self._sandbox.disk_full() else [])
             record["problem"] = self._problem
             self._sandbox.destroy()
             (work / "verification.json").write_text(json.dumps(record))
@@ -110,8 +113,18 @@ class SandboxedExecute(Execute):
         task = TASK_BY_TEST_ID.get(grade_id) if cell.metadata.get("nbgrader", {}).get("grade") else None
         self.timeout = max(1, min(self._configured_timeout, math.ceil(self._deadline - time.monotonic())))
         self._verifier.current_task = task.name if task else None
+        self._reaper, self._reaped = None, 0
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
+            if self._reaper is not None:
+                self._reaper.set()
+            killed = self._reaped + self._sandbox.kill_strays(self.km.provisioner.pid)
+            if killed:
+                self._record["strays"].append(f"cell {grade_id or index} left {killed} "
+                                              "processes running (killed)")
+            if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+                self._record["timeouts"].append(
+                    f"cell {grade_id or index} timed out after {self.timeout} s (interrupted)")
             if task:
                 self._settle(task, cell)
             return cell, resources
@@ -125,10 +138,24 @@ class SandboxedExecute(Execute):
             run_sync(self.km.shutdown_kernel)(now=True)
         finally:
             self._verifier.current_task = None
+            if self._reaper is not None:
+                self._reaper.set()
         cell.outputs.append(_error("KernelError", self._problem))
         if task:
             self._settle(task, cell)
         return cell, resources
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        # A cell over its time may have filled the sandbox with processes that starve the
+        # kernel of CPU: keep clearing them until the cell ends, so the interrupt is handled.
+        if self._reaper is None:
+            self._reaper = threading.Event()
+            threading.Thread(target=self._reap, args=(self._reaper,), daemon=True).start()
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def _reap(self, stop: threading.Event) -> None:
+        while not stop.wait(0.05):
+            self._reaped += self._sandbox.kill_strays(self.km.provisioner.pid)
 
     def _settle(self, task, cell) -> None:
         """Compare what the notebook shows for a hidden test cell with the verifier's

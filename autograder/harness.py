@@ -49,6 +49,16 @@ def _pair(result, name, what):
     return result
 
 
+def _student_frame(exc):
+    """The innermost function of the student's code the exception went through."""
+    tb, name = exc.__traceback__, ""
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename != __file__:
+            name = tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    return name
+
+
 def _describe(value):
     try:
         arr = np.asarray(value)
@@ -89,7 +99,8 @@ def _run_cases(task, namespace):
         except BaseException as exc:  # noqa: B902 - a student's exception of any kind is a result
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            meta.update(status="error", error_type=type(exc).__name__, error=str(exc)[:500])
+            meta.update(status="error", error_type=type(exc).__name__, error=str(exc)[:500],
+                        where=_student_frame(exc))
         meta["seconds"] = round(time.perf_counter() - start, 4)
         for name, value in inputs.items():
             arrays["%d/after/%s" % (i, name)] = value

@@ -145,7 +145,8 @@ def run_local(jobs: list[Job], bundle: Bundle, n: int) -> Iterator[Result]:
                 yield fut.result()
             except Exception as exc:  # a worker process died: only this student is affected
                 yield Result(job.student_id, job.digest, NOT_GRADED,
-                             [f"the grading worker failed: {type(exc).__name__}: {exc}"])
+                             [f"the grading worker failed: {type(exc).__name__}: {exc}"],
+                             final=False)
 
 
 def run_dask(jobs: list[Job], bundle: Bundle, address: str) -> Iterator[Result]:
@@ -160,7 +161,8 @@ def run_dask(jobs: list[Job], bundle: Bundle, address: str) -> Iterator[Result]:
                 yield fut.result()
             except Exception as exc:
                 yield Result(job.student_id, job.digest, NOT_GRADED,
-                             [f"the Dask worker failed: {type(exc).__name__}: {exc}"])
+                             [f"the Dask worker failed: {type(exc).__name__}: {exc}"],
+                             final=False)
 
 
 class Progress:
@@ -214,7 +216,7 @@ def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
         previous = store.rows()
         skipped = [j for j in todo if not force and j.student_id in previous
                    and previous[j.student_id]["digest"] == j.digest
-                   and previous[j.student_id]["status"] != NOT_GRADED]
+                   and previous[j.student_id]["final"]]
         todo = [j for j in todo if j not in skipped]
         if skipped:
             log.info("%d submissions unchanged since they were graded (use --force to "

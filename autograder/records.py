@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from nbgrader.api import Gradebook, MissingEntry
-from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
+from sqlalchemy import Boolean, Column, Float, MetaData, String, Table, Text, select
 
 from .tasks import ASSIGNMENT, NOTEBOOK, TASKS
 from .worker import NOT_GRADED, Result
@@ -36,6 +36,7 @@ RESULTS = Table(
     Column("graded_digest", String(128)),          # digest whose scores are in the gradebook
     Column("graded_at", String(40), nullable=False),
     Column("seconds", Float, nullable=False),
+    Column("final", Boolean, nullable=False),      # False: retry on the next run
 )
 
 
@@ -107,7 +108,7 @@ class ResultStore:
                        verdicts=json.dumps(result.verdicts if not keep_old else previous["verdicts"]),
                        graded_digest=graded_digest if result.status != NOT_GRADED or keep_old else None,
                        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       seconds=result.seconds)
+                       seconds=result.seconds, final=result.final)
             db.execute(RESULTS.delete().where((RESULTS.c.student_id == result.student_id)
                                               & (RESULTS.c.assignment == ASSIGNMENT)))
             db.execute(RESULTS.insert().values(**row))

@@ -128,7 +128,9 @@ class Sandbox:
         name = f"autograder/{self.base.name}"
         for controller, settings in (
                 ("memory", {"memory.limit_in_bytes": self.spec.limits.memory_bytes}),
-                ("pids", {"pids.max": self.spec.limits.processes})):
+                ("pids", {"pids.max": self.spec.limits.processes}),
+                # At most one core per submission: a fork bomb cannot starve the others.
+                ("cpu", {"cpu.cfs_period_us": 100000, "cpu.cfs_quota_us": 100000})):
             root = _cgroup(controller)
             if root is None:
                 continue
@@ -158,6 +160,38 @@ class Sandbox:
                 if hits:
                     found.append(f"process limit hit ({self.spec.limits.processes} processes)")
         return found
+
+    def disk_full(self) -> bool:
+        usage = shutil.disk_usage(self.spec.scratch)
+        return self._mounted and usage.used >= 0.95 * usage.total
+
+    def _procs(self) -> list[int]:
+        path = next((Path(p) for p in self.spec.cgroups if Path(p).parent.parent.name == "pids"), None)
+        return [int(p) for p in (path / "cgroup.procs").read_text().split()] if path else []
+
+    def kill_strays(self, launcher_pid: int) -> int:
+        """Kill the submission's processes other than the kernel (what a cell left behind:
+        background jobs, daemons, fork bombs). Returns how many were killed."""
+        procs = self._procs()
+        parent = {}
+        start = {}
+        for pid in procs:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parent[pid], start[pid] = int(fields[1]), int(fields[19])
+        # bwrap (the launcher) -> bwrap's init in the PID namespace -> the kernel.
+        inits = [p for p in parent if parent[p] == launcher_pid]
+        kernel = sorted((p for p in parent if parent[p] in inits), key=lambda p: start[p])[:1]
+        keep = {launcher_pid, *inits, *kernel}
+        strays = [p for p in parent if p not in keep]
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(strays)
 
     def kill_all(self) -> None:
         """SIGKILL every process left in the submission's cgroups, until none is left."""

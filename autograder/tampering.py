@@ -57,7 +57,10 @@ def scan(code: str, suspicious=DEFAULT_SUSPICIOUS) -> list[str]:
                 if mod:
                     names.add(mod)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                names.update(s for s in wanted if ("/" in s or s.isupper()) and s in node.value)
+                # Names written into strings (paths, module names, environment variables);
+                # plain words like "exec" would match ordinary prose, so they are skipped.
+                names.update(s for s in wanted if (set(s) & set("_./") or s.isupper()
+                                                   or s == "gradebook") and s in node.value)
             if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
                 targets = getattr(node, "targets", None) or [getattr(node, "target", None)]
                 for t in targets:

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from .cases import Case, CaseSet
-from .diagnose import MISTAKES, close, diagnose_error, diagnose_outputs
+from .diagnose import MISTAKES, close, diagnose_error, diagnose_outputs, diagnose_pattern
 from .tasks import Task
 
 # A report larger than this is not read (the hidden inputs and outputs are a few kB).
@@ -87,7 +87,9 @@ def _check_case(case: Case, caseset: CaseSet, meta: Optional[dict],
     if meta.get("status") == "error":
         etype, emsg = str(meta.get("error_type", "Exception")), str(meta.get("error", ""))[:300]
         mistake = diagnose_error(case, etype, emsg)
-        return False, f"raised {etype}" + (f": {emsg}" if emsg else ""), mistake
+        where = str(meta.get("where") or "")[:80]
+        where = f" in {where}" if where.isidentifier() and where != "<module>" else ""
+        return False, f"raised {etype}{where}" + (f": {emsg}" if emsg else ""), mistake
     got: dict[str, np.ndarray] = {}
     for name, want in expected.items():
         info = (meta.get("outputs") or {}).get(name)
@@ -134,9 +136,12 @@ def verify_task(task: Task, caseset: CaseSet, header: Optional[dict],
         by_index = {m.get("index"): m for m in reported if isinstance(m, dict)}
     elif not problem:
         verdict.problem = "no results were reported"
-    for case in cases:
-        passed, message, mistake = _check_case(case, caseset, by_index.get(case.index),
-                                               arrays, task)
+    checks = [_check_case(case, caseset, by_index.get(case.index), arrays, task)
+              for case in cases]
+    # Failures no single case explains may be explained by which cases failed.
+    pattern = diagnose_pattern(cases, [not passed for passed, _, _ in checks])
+    for case, (passed, message, mistake) in zip(cases, checks):
+        mistake = mistake or (None if passed else pattern)
         if mistake:
             message = f"{message}. Likely mistake: {MISTAKES[mistake].message}"
         verdict.cases.append(CaseResult(case.index, case.describe(), passed,

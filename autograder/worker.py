@@ -66,6 +66,9 @@ class Result:
     feedback: Optional[bytes] = None
     seconds: float = 0.0
     timestamp: Optional[str] = None
+    # A "not graded" caused by the submission itself (damaged file, no notebook): grading it
+    # again gives the same answer. Otherwise (an infrastructure failure) a re-run retries.
+    final: bool = True
 
     @property
     def total(self) -> float:
@@ -115,7 +118,7 @@ def grade(job: Job, bundle: Bundle) -> Result:
     except Exception as exc:  # an unexpected failure costs only this student
         result = Result(job.student_id, job.digest, NOT_GRADED,
                         [f"internal grading error: {type(exc).__name__}: {exc}"],
-                        notes=[traceback.format_exc(limit=3)])
+                        notes=[traceback.format_exc(limit=3)], final=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result.seconds = round(time.monotonic() - start, 3)
@@ -160,7 +163,7 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
         errors = [m for m in messages if m.startswith(("ERROR", "CRITICAL"))]
         detail = problem or (errors[-1][6:] if errors else str(exc))
         return Result(job.student_id, job.digest, NOT_GRADED,
-                      [f"nbgrader autograde failed: {detail}"], sub.notes)
+                      [f"nbgrader autograde failed: {detail}"], sub.notes, final=False)
     record = json.loads((work / "verification.json").read_text())
     verdicts = {k: TaskVerdict.from_dict(v) for k, v in record["verdicts"].items()}
     scores = {t.name: verdicts[t.name].points if t.name in verdicts else 0.0 for t in TASKS}
@@ -174,7 +177,7 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     if record["problem"]:
         reasons.append(record["problem"])
     reasons += [e for e in record["events"] if e not in record["problem"]]
-    reasons += record["disagreements"]
+    reasons += record["timeouts"] + record["strays"] + record["disagreements"]
     for task in TASKS:
         if task.name not in verdicts and not record["problem"]:
             reasons.append(f"the hidden tests of {task.name} reported nothing although "

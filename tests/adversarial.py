@@ -1,0 +1,299 @@
+"""The adversarial corpus: submissions that try to fool or break the grader.
+
+Each attack is graded in the same run as the honest synthetic class (conftest.py). An
+attack names the honest score the submission deserves (what its real code earns), the
+status and a reason it must get. Attacks use ``STUB`` (nothing implemented), ``GOOD``
+(the solution) or a mutant's answers, so the honest score is known independently.
+"""
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import nbformat
+
+from autograder import mutants
+from autograder.demo import insert_first_statement, solution_answers
+from autograder.tasks import ASSIGNMENT, NOTEBOOK
+
+REPO = Path(__file__).resolve().parent.parent
+GOOD = solution_answers(REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+STUB: dict[str, str] = {}
+FULL = {"conv_forward_naive": 30, "conv_backward_naive": 30, "max_pool_forward_naive": 15,
+        "max_pool_backward_naive": 25}
+ZERO = {k: 0 for k in FULL}
+LISTENER_PORT = 47123   # a host loopback listener the network attacks try to reach
+
+
+def mutant(name: str) -> dict[str, str]:
+    return mutants.apply(next(m for m in mutants.MUTANTS if m.name == name), GOOD)
+
+
+@dataclass
+class Attack:
+    sid: str
+    answers: Optional[dict[str, str]]          # None: files come from ``raw`` only
+    status: str
+    reason: str = ""                            # substring of reasons (or notes)
+    expect: Optional[dict[str, float]] = None   # honest per-task points; None: mutant's own
+    first: list[str] = field(default_factory=list)           # cells before the first answer
+    after: dict[str, list[str]] = field(default_factory=dict)  # cells after an answer cell
+    edit: Optional[Callable] = None             # edits the notebook node
+    raw: Optional[Callable] = None              # returns {filename: bytes} instead
+    extra: dict[str, bytes] = field(default_factory=dict)
+    forbidden: tuple[str, ...] = ()             # text the autograded notebook must not hold
+
+
+def code(s: str) -> str:
+    return textwrap.dedent(s).strip("\n")
+
+
+FAKE_HARNESS = "def check(task, namespace):\n    return 30.0\n"
+PROBE = code('''
+    import os, glob
+    def probe(label, fn):
+        try:
+            fn(); print("LEAKED", label)
+        except Exception as exc:
+            print("BLOCKED", label, type(exc).__name__)
+    for path in ["/work/main/source/conv_layers/conv_layers.ipynb", "/work/main/autograder/reference.py",
+                 "../../../source/conv_layers/conv_layers.ipynb", "../../../gradebook.db",
+                 "../../correct/conv_layers/conv_layers.ipynb", "/root/.bash_history", "/etc/shadow"]:
+        probe(path, lambda p=path: open(p, "rb").read(1))
+    found = [p for root in ["/home", "/root", "/tmp", "/work", "/autograder", "/var", "/srv"]
+             for pattern in ["gradebook.db", "reference.py", "*.ipynb"]
+             for p in glob.glob(f"{root}/**/{pattern}", recursive=True)
+             if "autograder" in p or "gradebook" in p or "submitted" in p or "source" in p]
+    print("LEAKED found" if found else "BLOCKED search", found[:3])
+''')
+WRITER = code('''
+    import os, glob, sqlite3
+    for path in [p for root in ["/home", "/root", "/tmp", "/work", "/var"]
+                 for p in glob.glob(f"{root}/**/gradebook.db", recursive=True)] + ["../../../gradebook.db"]:
+        try:
+            db = sqlite3.connect(path); db.execute("update grade set manual_score = 1000"); db.commit()
+            print("LEAKED wrote", path)
+        except Exception as exc:
+            print("BLOCKED", path, exc)
+    for path in ["/autograder/inputs.npz", "/autograder/x", "/usr/x", "/root/x", "/etc/x",
+                 "/work/main/x"]:
+        try:
+            open(path, "wb").write(b"x"); print("LEAKED wrote", path)
+        except Exception as exc:
+            print("BLOCKED", path, type(exc).__name__)
+''')
+
+ATTACKS: list[Attack] = [
+    # IPython hooks of every kind.
+    Attack("hook_input_transformer", STUB, "flagged", "disagreement", ZERO,
+           first=["get_ipython().input_transformers_cleanup.append(lambda lines: [])"]),
+    Attack("hook_ast_transformer", STUB, "flagged", "disagreement", ZERO, first=[code('''
+        import ast
+        class Strip(ast.NodeTransformer):
+            def visit_Module(self, node):
+                return ast.Module(body=[], type_ignores=[])
+        get_ipython().ast_transformers.append(Strip())''')]),
+    Attack("hook_event_fake_harness", STUB, "flagged", "disagreement", ZERO, first=[code('''
+        import sys, types
+        fake = types.ModuleType("autograder_harness")
+        fake.check = lambda task, ns: 15.0
+        def hook(*args):
+            sys.modules["autograder_harness"] = fake
+        get_ipython().events.register("pre_run_cell", hook)''')]),
+    Attack("hook_custom_exc", STUB, "flagged", "set_custom_exc", ZERO, first=[
+        "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)"]),
+    Attack("hook_display_formatter", mutant("pool_overwrite"), "flagged", "disagreement", first=[
+        "get_ipython().display_formatter.formatters['text/plain'].for_type("
+        "float, lambda obj, p, cycle: p.text('1000'))"]),
+    # Monkeypatching numpy, builtins and the public helpers.
+    Attack("patch_numpy", mutant("bias_missing"), "flagged", "monkeypatching", first=[code('''
+        import numpy as np
+        np.allclose = lambda *a, **k: True
+        np.array_equal = lambda *a, **k: True
+        np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), bool)''')]),
+    Attack("patch_builtins", mutant("kernel_flipped"), "flagged", "builtins", first=[code('''
+        import builtins
+        builtins.AssertionError = type("AssertionError", (Exception,), {})
+        builtins.print = lambda *a, **k: None''')]),
+    Attack("patch_helpers", mutant("db_wrong"), "ok", "", first=[code('''
+        import conv_helpers
+        conv_helpers.rel_error = lambda x, y: 0.0''')]),
+    # Shadow modules: submitted beside the notebook, or written at run time.
+    Attack("shadow_files", STUB, "ok", "extra files are not used", ZERO,
+           extra={"numpy.py": b"raise ImportError('shadow')\n",
+                  "autograder_harness.py": FAKE_HARNESS.encode(),
+                  "conv_helpers.py": b"def rel_error(x, y):\n    return 0.0\n"}),
+    Attack("shadow_written", STUB, "flagged", "disagreement", ZERO, first=[
+        f"open('autograder_harness.py', 'w').write({FAKE_HARNESS!r})\n"
+        "import importlib, sys\nimportlib.invalidate_caches()\nsys.path.insert(0, '')"]),
+    # Grading environment, instructor files, other submissions, writing outside.
+    Attack("detect_environment", STUB, "flagged", "NBGRADER_EXECUTION", ZERO, first=[code('''
+        import os
+        if os.environ.get("NBGRADER_EXECUTION"):
+            print("grading now")''')]),
+    Attack("read_instructor_files", STUB, "flagged", "tampering APIs used", ZERO, first=[PROBE],
+           forbidden=("LEAKED",)),
+    Attack("write_gradebook_and_outside", STUB, "flagged", "gradebook", ZERO, first=[WRITER],
+           forbidden=("LEAKED",)),
+    # Processes, network, time, memory, disk, output, crashes.
+    Attack("outliving_processes", GOOD, "flagged", "processes running", FULL, first=[code('''
+        import subprocess, os, time
+        subprocess.Popen(["sleep", "600"], start_new_session=True)
+        if os.fork() == 0:
+            if os.fork() == 0:
+                os.setsid(); time.sleep(600)
+            os._exit(0)
+        os.wait()''')]),
+    Attack("network", STUB, "flagged", "socket", ZERO, first=[code(f'''
+        import socket
+        for addr in [("1.1.1.1", 53), ("127.0.0.1", {LISTENER_PORT}), ("10.0.0.1", 80)]:
+            try:
+                socket.create_connection(addr, timeout=2); print("LEAKED", addr)
+            except OSError as exc:
+                print("BLOCKED", addr, exc)''')], forbidden=("LEAKED",)),
+    Attack("loop_sigint_ignored", GOOD | {"max_pool_backward_naive": insert_first_statement(
+        GOOD["max_pool_backward_naive"],
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")},
+        "flagged", "stopped responding", FULL | {"max_pool_backward_naive": 0}),
+    Attack("sleeping", GOOD | {"conv_backward_naive": insert_first_statement(
+        GOOD["conv_backward_naive"], "import time\ntime.sleep(1000)")},
+        "flagged", "timed out", FULL | {"conv_backward_naive": 0}),
+    Attack("memory_growth", GOOD, "flagged", "memory limit hit",
+           FULL | {"max_pool_backward_naive": 0}, after={"max_pool_backward_naive": [code('''
+        hog = []
+        while True:
+            hog.append(np.ones(2**24))''')]}),
+    Attack("fork_bomb", GOOD, "flagged", "process limit hit", FULL,
+           after={"max_pool_backward_naive": [code('''
+        import os
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass''')]}),
+    Attack("fill_disk", GOOD, "flagged", "disk limit hit", FULL, after={"conv_forward_naive": [code('''
+        i = 0
+        try:
+            while True:
+                open(f"junk{i}", "wb").write(b"x" * 2**20); i += 1
+        except OSError as exc:
+            print("disk full after", i, "MiB:", exc)''')]}),
+    Attack("huge_outputs", GOOD | {"conv_forward_naive": insert_first_statement(
+        GOOD["conv_forward_naive"], "print('y' * 200000)")}, "ok", "", FULL,
+        after={"conv_backward_naive": ["for i in range(300000):\n    print(i)",
+                                       "print('z' * 30_000_000)"]}),
+    Attack("os_exit", GOOD, "flagged", "kernel died",
+           FULL | {"max_pool_forward_naive": 0, "max_pool_backward_naive": 0},
+           after={"max_pool_forward_naive": ["import os\nos._exit(1)"]}),
+    Attack("segfault", GOOD, "flagged", "kernel died", FULL | {"max_pool_backward_naive": 0},
+           after={"max_pool_backward_naive": ["import ctypes\nctypes.string_at(0)"]}),
+    # Wrong API: renamed function, wrong signature, wrong result types.
+    Attack("renamed_function", GOOD | {"conv_forward_naive": GOOD["conv_forward_naive"].replace(
+        "def conv_forward_naive(", "def conv_forward(", 1)}, "ok", "",
+        FULL | {"conv_forward_naive": 0, "conv_backward_naive": 0}),
+    Attack("wrong_signature", GOOD | {"max_pool_forward_naive": GOOD["max_pool_forward_naive"].replace(
+        "def max_pool_forward_naive(x, pool_param):", "def max_pool_forward_naive(x):", 1)},
+        "ok", "", FULL | {"max_pool_forward_naive": 0, "max_pool_backward_naive": 0}),
+    Attack("wrong_result_types", GOOD | {
+        "conv_forward_naive": GOOD["conv_forward_naive"].replace("return out, cache", "return out", 1),
+        "max_pool_forward_naive": GOOD["max_pool_forward_naive"].replace(
+            "return out, cache", "return out * np.nan, cache", 1)},
+        "ok", "", {"conv_forward_naive": 0, "conv_backward_naive": 0,
+                   "max_pool_forward_naive": 0, "max_pool_backward_naive": 25}),
+]
+
+
+def _with_cells(nb, gid_filter, fn):
+    nb.cells = [fn(c) if gid_filter(c.metadata.get("nbgrader", {}).get("grade_id", "")) else c
+                for c in nb.cells]
+
+
+def _shuffle(nb):
+    """Delete one test cell, turn one into markdown, edit one, add a fake 1000-point
+    test cell, and reverse the order of all cells."""
+    gid = lambda c: c.metadata.get("nbgrader", {}).get("grade_id", "")
+    nb.cells = [c for c in nb.cells if gid(c) != "test_conv_forward_naive"]
+    for c in nb.cells:
+        if gid(c) == "test_conv_backward_naive":
+            c.cell_type = "markdown"
+            c.pop("outputs", None), c.pop("execution_count", None)
+        if gid(c) == "test_max_pool_forward_naive":
+            c.source = "15"
+    fake = nbformat.v4.new_code_cell("1000")
+    fake.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": False,
+                                 "points": 1000, "grade_id": "bonus", "schema_version": 3}
+    nb.cells = list(reversed(nb.cells + [fake]))
+
+
+def _strip_metadata(nb):
+    for c in nb.cells:
+        c.metadata = {}
+
+
+def _duplicate_answer(nb):
+    i = next(i for i, c in enumerate(nb.cells)
+             if c.metadata.get("nbgrader", {}).get("grade_id") == "conv_forward_naive")
+    wrong = nbformat.from_dict(json.loads(json.dumps(nb.cells[i])))
+    wrong.source = mutant("bias_missing")["conv_forward_naive"]
+    wrong.id = "duplicate"
+    nb.cells.insert(i, wrong)
+
+
+def _good_bytes(release_nb: Path) -> bytes:
+    return nbformat.writes(build(Attack("x", GOOD, "ok"), release_nb)).encode()
+
+
+ATTACKS += [
+    Attack("bad_invalid_json", None, "not graded", "not valid JSON",
+           raw=lambda r: {"conv_layers.ipynb": b'{"cells": [ {"cell_type": oops'}),
+    Attack("bad_nbformat3", None, "ok", "converted from nbformat 3", FULL,
+           raw=lambda r: {"conv_layers.ipynb": nbformat.writes(
+               nbformat.convert(build(Attack("x", GOOD, "ok"), r), 3), version=3).encode()}),
+    Attack("bad_missing_notebook", None, "not graded", "no notebook submitted",
+           raw=lambda r: {"notes.txt": b"I forgot to attach it"}),
+    Attack("bad_renamed_notebook", None, "ok", "graded the one notebook submitted", FULL,
+           raw=lambda r: {"My conv layers (1).ipynb": _good_bytes(r)}),
+    Attack("bad_extra_notebooks", None, "ok", "extra notebooks ignored", FULL,
+           raw=lambda r: {"conv_layers.ipynb": _good_bytes(r), "scratch.ipynb": b"{}",
+                          "weights.npy": b"\x93NUMPY junk"}),
+    Attack("bad_non_utf8", None, "not graded", "not UTF-8",
+           raw=lambda r: {"conv_layers.ipynb": _good_bytes(r).replace(b"Inputs", b"In\xff\xfeputs", 1)}),
+    Attack("bad_huge", None, "not graded", "the limit is",
+           raw=lambda r: {"conv_layers.ipynb": _good_bytes(r).replace(
+               b'"cells": [', b'"cells": [{"cell_type": "raw", "metadata": {}, "source": "'
+               + b"x" * (21 * 2**20) + b'"},', 1)}),
+    Attack("bad_cells_shuffled", GOOD, "ok", "", FULL, edit=_shuffle),
+    Attack("bad_metadata_stripped", GOOD, "ok", "recognized by its", FULL, edit=_strip_metadata),
+    Attack("bad_duplicated_answer", GOOD, "ok", "appears more than once", FULL,
+           edit=_duplicate_answer),
+]
+
+
+def build(attack: Attack, release_nb: Path):
+    """The attack's notebook: the release with its answers and cells in it."""
+    nb = nbformat.read(str(release_nb), as_version=4)
+    cells = []
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid == "conv_forward_naive":
+            cells += [nbformat.v4.new_code_cell(s) for s in attack.first]
+        if attack.answers and gid in attack.answers:
+            cell.source = attack.answers[gid]
+        cells.append(cell)
+        cells += [nbformat.v4.new_code_cell(s) for s in attack.after.get(gid, [])]
+    nb.cells = cells
+    if attack.edit:
+        attack.edit(nb)
+    return nb
+
+
+def write_attack(attack: Attack, course: Path, release_nb: Path) -> None:
+    d = course / "submitted" / attack.sid / ASSIGNMENT
+    d.mkdir(parents=True)
+    files = attack.raw(release_nb) if attack.raw else {
+        f"{NOTEBOOK}.ipynb": nbformat.writes(build(attack, release_nb)).encode()}
+    for name, data in (files | attack.extra).items():
+        (d / name).write_bytes(data)

@@ -1,0 +1,72 @@
+"""Shared fixtures: one real grading run of a whole synthetic class per test session.
+
+The class is the demo's (correct, one student per mistake class, blank, syntax error,
+exception, infinite loop) plus the adversarial corpus of ``adversarial.py``; grading them
+together is also the check that attacks cost other students nothing.
+"""
+from __future__ import annotations
+
+import csv
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from autograder import demo  # noqa: E402
+from autograder.tasks import ASSIGNMENT, NOTEBOOK  # noqa: E402
+
+
+def sandbox_processes() -> list[str]:
+    """Processes of any sandbox uid still running."""
+    out = subprocess.run(["ps", "-eo", "uid=,pid=,args="], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if 61000 <= int(l.split()[0]) < 62000]
+
+
+class GradedClass:
+    def __init__(self, course: Path, output: str):
+        self.course = course
+        self.output = output
+        with open(course / "grades.csv") as fh:
+            self.rows = {r["student_id"]: r for r in csv.DictReader(fh)}
+
+    def feedback(self, sid: str) -> str:
+        return (self.course / "feedback" / sid / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+
+    def score(self, sid: str, task: str) -> float:
+        return float(self.rows[sid][task])
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory) -> GradedClass:
+    from adversarial import ATTACKS, LISTENER_PORT, write_attack
+    course = tmp_path_factory.mktemp("course")
+    demo.make_course(course, demo.synthetic_class(REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
+    release_nb = course / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    for attack in ATTACKS:
+        write_attack(attack, course, release_nb)
+    # A listener on the host's loopback: sandboxed code must not reach it.
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", LISTENER_PORT))
+    listener.listen(8)
+    listener.setblocking(False)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course",
+                               str(course), "--jobs", "2"], cwd=REPO, capture_output=True,
+                              text=True, timeout=1500)
+        try:
+            listener.accept()
+            reached = True
+        except BlockingIOError:
+            reached = False
+    finally:
+        listener.close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    graded = GradedClass(course, proc.stdout + proc.stderr)
+    graded.listener_reached = reached
+    return graded
