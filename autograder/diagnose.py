@@ -97,8 +97,11 @@ def _variants(case: Case, inputs: Outputs) -> list[Variant]:
     if case.task == "conv_forward_naive":
         w, b, pad = inputs["w"], inputs["b"], p["pad"]
         fwd = lambda w_=w, b_=b, s_=s, pad_=pad: {"out": ref.conv_forward(x, w_, b_, s_, pad_)}
+        ho, wo = (ref.output_size(p["H"], p["HH"], s, pad), ref.output_size(p["W"], p["WW"], s, pad))
         return [("padding_ignored", lambda: fwd(pad_=0)) if pad else None,
-                ("stride_ignored", lambda: fwd(s_=1)) if s > 1 else None,
+                # Right output size, but the windows move by 1.
+                ("stride_ignored", lambda: {"out": fwd(s_=1)["out"][:, :, :ho, :wo]})
+                if s > 1 else None,
                 ("kernel_flipped", lambda: fwd(w_=w[:, :, ::-1, ::-1])),
                 ("bias_missing", lambda: fwd(b_=np.zeros_like(b)))]
     if case.task == "conv_backward_naive":
@@ -159,7 +162,8 @@ def _shape_mistake(case: Case, name: str, got: tuple, want: tuple) -> Optional[s
         return "stride_ignored"
     if p["H"] != p["W"]:
         swapped = _swapped_sizes(case, name)
-        if any(g == s != w for g, s, w in zip(got[2:], swapped, want[2:])):
+        wrong = [(g, s) for g, s, w in zip(got[2:], swapped, want[2:]) if g != w]
+        if wrong and all(g == s for g, s in wrong):
             return "hw_swapped"
     if name != "dx" and all(abs(g - w) <= 1 for g, w in zip(got[2:], want[2:])):
         return "off_by_one"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import threading
 import time
 from functools import lru_cache
@@ -59,8 +60,11 @@ class SandboxedExecute(Execute):
                                              resources["nbgrader"]["assignment"]))
         helpers = {p.name: p.read_bytes() for p in release.iterdir()
                    if p.is_file() and p.suffix != ".ipynb"}
+        student = resources["nbgrader"]["student"]
         self._sandbox = Sandbox(work / f"sandbox-{os.getpid()}",
-                                settings.sandbox_uid_base + os.getpid() % 1000, settings.limits())
+                                settings.sandbox_uid_base + os.getpid() % 1000, settings.limits(),
+                                name=re.sub(r"[^\w.-]", "_", student)[:60]
+                                + f"-{os.getpid()}-{time.time_ns()}")
         self._sandbox.create(helpers, {"autograder_harness.py": HARNESS.read_bytes()})
         caseset.write_kernel_inputs(self._sandbox.spec.grading_dir)
         self._settings = settings
@@ -118,6 +122,7 @@ class SandboxedExecute(Execute):
             cell, resources = super().preprocess_cell(cell, resources, index)
             if self._reaper is not None:
                 self._reaper.set()
+                self._sandbox.hold_processes(False)
             killed = self._reaped + self._sandbox.kill_strays(self.km.provisioner.pid)
             if killed:
                 self._record["strays"].append(f"cell {grade_id or index} left {killed} "
@@ -140,6 +145,7 @@ class SandboxedExecute(Execute):
             self._verifier.current_task = None
             if self._reaper is not None:
                 self._reaper.set()
+                self._sandbox.hold_processes(False)
         cell.outputs.append(_error("KernelError", self._problem))
         if task:
             self._settle(task, cell)
@@ -149,6 +155,7 @@ class SandboxedExecute(Execute):
         # A cell over its time may have filled the sandbox with processes that starve the
         # kernel of CPU: keep clearing them until the cell ends, so the interrupt is handled.
         if self._reaper is None:
+            self._sandbox.hold_processes(True)
             self._reaper = threading.Event()
             threading.Thread(target=self._reap, args=(self._reaper,), daemon=True).start()
         return await super()._async_handle_timeout(timeout, cell)

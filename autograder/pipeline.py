@@ -31,6 +31,9 @@ from .worker import NOT_GRADED, Bundle, Job, Result, grade, load_config
 
 log = logging.getLogger("autograder")
 PACKAGE = Path(__file__).resolve().parent
+# The modules whose code decides a grade: a change to any of them regrades everything.
+GRADING_MODULES = ("cases", "diagnose", "execute", "feedback", "harness", "reference", "sandbox",
+                   "settings", "submission", "tampering", "tasks", "verifier", "verify", "worker")
 
 
 class CourseError(Exception):
@@ -91,7 +94,8 @@ def prepare(course: Path) -> tuple[Bundle, object]:
                     release_dir)
     source = _read_tree(source_dir)
     digest = hashlib.sha256(config_text.encode())
-    for name, data in sorted(source.items()) + sorted(_read_tree(PACKAGE).items()):
+    code = {f"{m}.py": (PACKAGE / f"{m}.py").read_bytes() for m in GRADING_MODULES}
+    for name, data in sorted(source.items()) + sorted(code.items()):
         digest.update(name.encode() + b"\0" + data)
     return Bundle(config_text, source, release, template, digest.hexdigest()[:16]), config
 
@@ -232,7 +236,9 @@ def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
 
 
 def write_reports(course: Path) -> list[Path]:
-    """grades.csv and lms_grades.csv from the gradebook, without regrading."""
+    """grades.csv, lms_grades.csv and the HTML class report, from the gradebook, without
+    regrading."""
+    from .class_report import write_class_report
     from .report import collect, write_grades_csv, write_lms_csv
     course = course.resolve()
     config = load_config((course / "nbgrader_config.py").read_text(),
@@ -240,4 +246,4 @@ def write_reports(course: Path) -> list[Path]:
     rows = collect(course, db_url_for(course, config))
     write_grades_csv(rows, course / "grades.csv")
     write_lms_csv(rows, course / "lms_grades.csv")
-    return [course / "grades.csv", course / "lms_grades.csv"]
+    return [course / "grades.csv", course / "lms_grades.csv"] + write_class_report(course, rows)

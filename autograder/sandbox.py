@@ -91,8 +91,9 @@ class SandboxSpec:
 class Sandbox:
     """The directories, mounts and cgroups of one submission's sandbox."""
 
-    def __init__(self, base: Path, uid: int, limits: Limits):
+    def __init__(self, base: Path, uid: int, limits: Limits, name: str):
         self.base = base
+        self.name = name
         self.isolate = _root() and bool(shutil.which("bwrap"))
         self.spec = SandboxSpec(str(base / "scratch"), str(base / "grading"),
                                 str(base / "runtime"), uid, limits, isolate=self.isolate)
@@ -125,7 +126,7 @@ class Sandbox:
 
     def _make_cgroups(self) -> list[str]:
         made = []
-        name = f"autograder/{self.base.name}"
+        name = f"autograder/{self.name}"
         for controller, settings in (
                 ("memory", {"memory.limit_in_bytes": self.spec.limits.memory_bytes}),
                 ("pids", {"pids.max": self.spec.limits.processes}),
@@ -150,7 +151,7 @@ class Sandbox:
         """Resource limits the submission ran into, as sentences."""
         found = []
         for path in map(Path, self.spec.cgroups):
-            if path.parent.parent.name == "memory":
+            if "/memory/" in str(path):
                 oom = (path / "memory.oom_control").read_text()
                 kills = [int(l.split()[1]) for l in oom.splitlines() if l.startswith("oom_kill ")]
                 if (kills and kills[0]) or int((path / "memory.failcnt").read_text()):
@@ -165,9 +166,19 @@ class Sandbox:
         usage = shutil.disk_usage(self.spec.scratch)
         return self._mounted and usage.used >= 0.95 * usage.total
 
+    def _pids_cgroup(self) -> Path | None:
+        return next((Path(p) for p in self.spec.cgroups if "/pids/" in p), None)
+
     def _procs(self) -> list[int]:
-        path = next((Path(p) for p in self.spec.cgroups if Path(p).parent.parent.name == "pids"), None)
+        path = self._pids_cgroup()
         return [int(p) for p in (path / "cgroup.procs").read_text().split()] if path else []
+
+    def hold_processes(self, hold: bool) -> None:
+        """While held, the submission cannot start processes or threads (a fork bomb stops
+        refilling what ``kill_strays`` clears); released, the normal limit applies again."""
+        path = self._pids_cgroup()
+        if path:
+            (path / "pids.max").write_text("1" if hold else str(self.spec.limits.processes))
 
     def kill_strays(self, launcher_pid: int) -> int:
         """Kill the submission's processes other than the kernel (what a cell left behind:

@@ -10,6 +10,7 @@ reported as a note.
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -80,7 +81,16 @@ def read_notebook(files: dict[str, bytes], notebook: str, max_bytes: int) -> Sub
     return Submission(nb, notes)
 
 
-_DEF = re.compile(r"\s*def\s+(\w+)\s*\(")
+_DEF = re.compile(r"^def\s+(\w+)\s*\(", re.MULTILINE)
+
+
+def _defines(source: str, names: list[str]) -> str | None:
+    """The first of ``names`` that ``source`` defines at top level, if any."""
+    try:
+        defined = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+    except SyntaxError:
+        defined = _DEF.findall(source)
+    return next((d for d in defined if d in names), None)
 
 
 def rebuild(sub: Submission, release: NotebookNode) -> Submission:
@@ -98,7 +108,7 @@ def rebuild(sub: Submission, release: NotebookNode) -> Submission:
             continue
         source = cell.get("source", "")
         gid = _meta(cell).get("grade_id")
-        match = _DEF.match(source)
+        defined = _defines(source, answer_ids)
         if gid in answer_ids and _meta(cell).get("solution"):
             if gid in answers:
                 notes.append(f"answer cell {gid} appears more than once; the last one is graded")
@@ -106,9 +116,9 @@ def rebuild(sub: Submission, release: NotebookNode) -> Submission:
             last_answer = gid
         elif gid in release_ids:
             continue      # a locked or test cell: the release's own copy is used
-        elif match and match.group(1) in answer_ids and match.group(1) not in answers:
-            by_name[match.group(1)] = source
-            last_answer = match.group(1)
+        elif defined and defined not in answers:
+            by_name[defined] = source
+            last_answer = defined
         else:
             added.setdefault(last_answer, []).append(source)
     for name, source in by_name.items():
@@ -134,8 +144,7 @@ def rebuild(sub: Submission, release: NotebookNode) -> Submission:
     return Submission(nb, notes)
 
 
-def student_code(nb: NotebookNode, release: NotebookNode) -> str:
-    """All code the student wrote or kept: cells that are not the release's locked cells."""
+def student_cells(nb: NotebookNode, release: NotebookNode) -> list[str]:
+    """The code cells the student wrote or kept: all but the release's locked cells."""
     locked = {c.source for c in release.cells if _meta(c).get("locked")}
-    return "\n\n".join(c.source for c in nb.cells
-                       if c.cell_type == "code" and c.source not in locked)
+    return [c.source for c in nb.cells if c.cell_type == "code" and c.source not in locked]

@@ -42,7 +42,9 @@ class TaskVerdict:
     def points(self) -> float:
         # From the count, not the sum of rounded shares, so it never exceeds max_points.
         passed = sum(c.passed for c in self.cases)
-        return round(self.max_points * passed / len(self.cases), 4) if self.cases else 0.0
+        if not self.cases:
+            return 0.0
+        return min(self.max_points, round(self.max_points * passed / len(self.cases), 4))
 
     def lines(self) -> list[str]:
         """The student-facing text: one line per case, parameters and likely mistake."""
@@ -72,8 +74,14 @@ def load_report_arrays(payload: bytes) -> dict[str, np.ndarray]:
     if len(payload) > MAX_REPORT_BYTES:
         raise ValueError(f"report of {len(payload)} bytes exceeds {MAX_REPORT_BYTES}")
     try:
-        with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+        loaded = np.load(io.BytesIO(payload), allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"unreadable report: {exc}") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError("unreadable report: not an npz archive")
+    try:
+        with loaded:
+            return {k: loaded[k] for k in loaded.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"unreadable report: {exc}") from None
 
@@ -92,7 +100,8 @@ def _check_case(case: Case, caseset: CaseSet, meta: Optional[dict],
         return False, f"raised {etype}{where}" + (f": {emsg}" if emsg else ""), mistake
     got: dict[str, np.ndarray] = {}
     for name, want in expected.items():
-        info = (meta.get("outputs") or {}).get(name)
+        outputs = meta.get("outputs")
+        info = outputs.get(name) if isinstance(outputs, dict) else None
         arr = arrays.get(f"{case.index}/out/{name}")
         if not isinstance(info, dict) or arr is None:
             kind = info.get("type", "nothing") if isinstance(info, dict) else "nothing"
@@ -133,7 +142,8 @@ def verify_task(task: Task, caseset: CaseSet, header: Optional[dict],
     reported = (header or {}).get("cases") if isinstance(header, dict) else None
     by_index = {}
     if isinstance(reported, list):
-        by_index = {m.get("index"): m for m in reported if isinstance(m, dict)}
+        by_index = {m["index"]: m for m in reported
+                    if isinstance(m, dict) and isinstance(m.get("index"), int)}
     elif not problem:
         verdict.problem = "no results were reported"
     checks = [_check_case(case, caseset, by_index.get(case.index), arrays, task)

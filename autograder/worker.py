@@ -170,8 +170,8 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     in_kernel = record["in_kernel"]
 
     reasons = []
-    code = subm.student_code(sub.notebook, release_nb)
-    found = scan(code, tuple(settings.suspicious_names) or DEFAULT_SUSPICIOUS)
+    found = scan(subm.student_cells(sub.notebook, release_nb),
+                 tuple(settings.suspicious_names) or DEFAULT_SUSPICIOUS)
     if found:
         reasons.append("tampering APIs used: " + "; ".join(found))
     if record["problem"]:

@@ -166,7 +166,9 @@ ATTACKS: list[Attack] = [
         hog = []
         while True:
             hog.append(np.ones(2**24))''')]}),
-    Attack("fork_bomb", GOOD, "flagged", "process limit hit", FULL,
+    # The bomb's children share the kernel's ZMQ sockets, so the kernel stops answering and
+    # the cells after it do not run (like os._exit); nothing of it may survive grading.
+    Attack("fork_bomb", GOOD, "flagged", "process limit hit", FULL | {"max_pool_backward_naive": 0},
            after={"max_pool_backward_naive": [code('''
         import os
         while True:

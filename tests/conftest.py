@@ -21,10 +21,21 @@ from autograder import demo  # noqa: E402
 from autograder.tasks import ASSIGNMENT, NOTEBOOK  # noqa: E402
 
 
-def sandbox_processes() -> list[str]:
-    """Processes of any sandbox uid still running."""
-    out = subprocess.run(["ps", "-eo", "uid=,pid=,args="], capture_output=True, text=True).stdout
-    return [l for l in out.splitlines() if 61000 <= int(l.split()[0]) < 62000]
+def sandbox_processes(students) -> list[str]:
+    """Processes still running in the sandbox cgroup of any of ``students`` (cgroup names
+    start with the student id), and the cgroups left behind."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            groups = (proc / "cgroup").read_text()
+        except OSError:
+            continue
+        if any(f"/autograder/{s}-" in groups for s in students):
+            found.append(f"{proc.name}: {(proc / 'cmdline').read_bytes()[:80]!r}")
+    for d in Path("/sys/fs/cgroup").glob("*/autograder/*"):
+        if any(d.name.startswith(f"{s}-") for s in students):
+            found.append(f"cgroup {d}")
+    return found
 
 
 class GradedClass:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +19,6 @@ from autograder import reference as ref
 from autograder.cases import Case, CaseSet, expected_outputs, generate_cases, make_inputs
 from autograder.mutants import load_answer_sources
 from autograder.tasks import TASK_BY_NAME, TASKS
-
-from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_NB = REPO / "source" / "conv_layers" / "conv_layers.ipynb"

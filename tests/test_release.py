@@ -40,7 +40,7 @@ def test_committed_release_is_what_nbgrader_generates_from_source(tmp_path):
 def test_release_has_no_hidden_tests_solutions_or_reference():
     text = "\n".join(p.read_text() for p in RELEASE.iterdir())
     for secret in ("BEGIN HIDDEN TESTS", "autograder_harness", "BEGIN SOLUTION",
-                   "sliding_window_view", "dx_pad[:, :, pad:pad + H", "Grading.seed"):
+                   "sliding_window_view", "dx[n, c, hs + a, ws + b] += dout", "Grading.seed"):
         assert secret not in text
     assert not any(p.suffix == ".py" and p.name != "conv_helpers.py" for p in RELEASE.iterdir())
 

@@ -1,12 +1,11 @@
 """Tests for autograder/submission.py: picking and parsing the submitted notebook
 (``read_notebook``), rebuilding the graded notebook from the release (``rebuild``) and the
-code the tampering scan looks at (``student_code``).
+code the tampering scan looks at (``student_cells``).
 """
 from __future__ import annotations
 
 import copy
 import json
-import random
 import re
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from autograder.mutants import load_answer_sources
-from autograder.submission import Submission, SubmissionError, read_notebook, rebuild, student_code
+from autograder.submission import Submission, SubmissionError, read_notebook, rebuild, student_cells
 from autograder.tasks import NOTEBOOK, TASKS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -238,6 +237,20 @@ class TestRebuildAnswers:
                        and "metadata was missing or edited" in n for n in out.notes)
         assert len(out.notes) == 2
 
+    @pytest.mark.parametrize("prefix", ["# my solution, v2\n", "import numpy as np\n\n",
+                                        '"""Task 2."""\n'],
+                             ids=["comment", "import", "docstring"])
+    def test_answer_with_stripped_metadata_not_starting_with_def(self, student, release,
+                                                                  answers, prefix):
+        # Otherwise the cell becomes an "added" cell placed *before* the release stub,
+        # which then redefines the function as `raise NotImplementedError`.
+        cell = next(c for c in student.cells if gid(c) == "conv_backward_naive")
+        cell.metadata = {}
+        cell.source = prefix + answers["conv_backward_naive"]
+        out = do_rebuild(student, release)
+        assert cell_by_id(out.notebook, "conv_backward_naive").source == cell.source
+        assert not any("not implemented" in n for n in out.notes), out.notes
+
     def test_answers_found_by_def_when_grade_id_edited(self, student, release, answers):
         cell = next(c for c in student.cells if gid(c) == "max_pool_backward_naive")
         cell.metadata.nbgrader.grade_id = "cell-8f3a2b"
@@ -411,13 +424,13 @@ class TestRebuildStructure:
         assert [c.source for c in again.cells] == [c.source for c in out.notebook.cells]
 
 
-# --------------------------------------------------------------------------- student_code
+# --------------------------------------------------------------------------- student_cells
 
 class TestStudentCode:
     def test_excludes_locked_release_cells(self, student, release, answers):
         student.cells.insert(4, nbformat.v4.new_code_cell("HELPER = 1"))
         out = do_rebuild(student, release)
-        code = student_code(out.notebook, release)
+        code = "\n\n".join(student_cells(out.notebook, release))
         for name in ANSWER_IDS:
             assert answers[name] in code
         assert "HELPER = 1" in code
@@ -430,11 +443,10 @@ class TestStudentCode:
         assert "from conv_helpers import" not in code
 
     def test_blank_release_has_only_stubs(self, release):
-        code = student_code(release, release)
         stubs = [cell_by_id(release, n).source for n in ANSWER_IDS]
-        assert code == "\n\n".join(stubs)
+        assert student_cells(release, release) == stubs
 
     def test_markdown_is_not_code(self, release):
         nb = copy.deepcopy(release)
         nb.cells.append(nbformat.v4.new_markdown_cell("import subprocess"))
-        assert "import subprocess" not in student_code(nb, release)
+        assert "import subprocess" not in "\n".join(student_cells(nb, release))

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from autograder.mutants import MUTANTS, apply, load_answer_sources
-from autograder.submission import Submission, rebuild, student_code
+from autograder.submission import Submission, rebuild, student_cells
 from autograder.tampering import DEFAULT_SUSPICIOUS, scan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ FLAGGED = [
     # interpreter internals
     ("import sys\nsys.modules['numpy'].allclose = ok", "uses sys.modules"),
     ("import sys\nh = sys.modules.get('autograder_harness')", "uses sys.modules"),
-    ("from sys import modules\nmodules['autograder_harness'].check = fake", "sys.modules"),
+    ("from sys import modules\nnumpy_module = modules['numpy']", "sys.modules"),
     ("import builtins\nbuiltins.print = quiet", "uses builtins"),
     ("__builtins__['len'] = lambda x: 0", "uses __builtins__"),
     ("import sys\nf = sys._getframe(1)", "uses sys._getframe"),
@@ -221,8 +221,8 @@ class TestHonestCode:
         assert scan("\n\n".join(raw_answers.values())) == []
         assert scan("\n\n".join(answers.values())) == []
 
-    def test_student_code_of_a_correct_submission(self, answers):
-        # What the worker actually scans: student_code of the rebuilt notebook.
+    def test_student_cells_of_a_correct_submission(self, answers):
+        # What the worker actually scans: student_cells of the rebuilt notebook.
         release = nbformat.read(str(RELEASE_NB), as_version=4)
         nb = copy.deepcopy(release)
         for cell in nb.cells:
@@ -230,13 +230,13 @@ class TestHonestCode:
             if g in answers:
                 cell.source = answers[g]
         rebuilt = rebuild(Submission(nb), release).notebook
-        code = student_code(rebuilt, release)
+        code = student_cells(rebuilt, release)
         assert answers["conv_forward_naive"] in code
         assert scan(code) == []
 
     def test_blank_release(self):
         release = nbformat.read(str(RELEASE_NB), as_version=4)
-        assert scan(student_code(release, release)) == []
+        assert scan(student_cells(release, release)) == []
 
     @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
     def test_honest_mistakes(self, answers, mutant):
@@ -255,14 +255,14 @@ identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True).filter(
 
 
 class TestProperties:
-    @settings(max_examples=100, deadline=None)
+    @settings(max_examples=60, deadline=None)
     @given(st.text(max_size=200))
     def test_never_raises_and_is_sorted(self, code):
         findings = scan(code)
         assert findings == sorted(set(findings))
         assert all(isinstance(f, str) for f in findings)
 
-    @settings(max_examples=60, deadline=None)
+    @settings(max_examples=30, deadline=None)
     @given(st.lists(st.tuples(identifiers, identifiers, identifiers,
                               st.sampled_from(["sum", "max", "pad", "zeros_like", "einsum"])),
                     min_size=1, max_size=6))
@@ -273,7 +273,7 @@ class TestProperties:
             lines.append(f"{a}.{b} = {target}[:, :, ::2] % 3")
         assert scan("\n".join(lines)) == []
 
-    @settings(max_examples=60, deadline=None)
+    @settings(max_examples=30, deadline=None)
     @given(identifiers, st.sampled_from(["allclose", "sum", "max", "testing.assert_allclose"]),
            st.sampled_from(["np", "numpy"]))
     def test_any_numpy_attribute_assignment_is_flagged(self, name, attr, mod):

@@ -1,0 +1,130 @@
+"""Benchmark: plain serial `nbgrader autograde` against `python -m autograder grade` with
+1 and N jobs, on one generated class, in one run. Prints seconds per submission, the
+ratios, and the floor (kernel start plus the notebook's own execution).
+
+    python benchmarks/grading_speed.py [--students 40] [--jobs 2]
+
+The class is mostly correct submissions, some with mistakes, and one that loops forever.
+Plain nbgrader runs the same hidden cases in the kernel (benchmarks/plain_harness.py), with
+the same per-cell timeout, so both do the same test work; only the grader adds the sandbox,
+the trusted verifier, feedback and the reports.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from autograder import demo, mutants  # noqa: E402
+from autograder.cases import CaseSet  # noqa: E402
+from autograder.tasks import ASSIGNMENT, NOTEBOOK  # noqa: E402
+
+
+def make_class(n: int) -> dict:
+    source_nb = REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    synthetic = demo.synthetic_class(source_nb)
+    students = {"loops_forever": synthetic["infinite_loop"]}
+    wrong = [f"mistake_{m.name}" for m in mutants.MUTANTS][: max(1, n // 5)]
+    for name in wrong:
+        students[name] = synthetic[name]
+    for i in range(n - len(students)):
+        students[f"correct_{i:03d}"] = synthetic["correct"]
+    return students
+
+
+def seed() -> int:
+    return int(re.search(r"c\.Grading\.seed = (\d+)", (REPO / "nbgrader_config.py").read_text()).group(1))
+
+
+def plain_course(base: Path, students: dict) -> tuple[Path, dict]:
+    """A course that plain nbgrader grades with in-kernel hidden tests."""
+    course = base / "plain"
+    demo.make_course(course, students)
+    grading = base / "plain-grading"
+    grading.mkdir()
+    CaseSet.build(seed()).write_kernel_inputs(grading)
+    shutil.copy(REPO / "benchmarks" / "plain_harness.py",
+                course / "source" / ASSIGNMENT / "autograder_harness.py")
+    timeout = re.search(r"c\.Execute\.timeout = (\d+)", (REPO / "nbgrader_config.py").read_text()).group(1)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.release_directory = 'assignments'\n"
+        f"c.Execute.timeout = {timeout}\n")
+    env = dict(os.environ, AUTOGRADER_REPO=str(REPO), AUTOGRADER_SEED=str(seed()),
+               AUTOGRADER_GRADING_DIR=str(grading))
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT,
+                    "--force"], cwd=course, env=env, check=True, capture_output=True)
+    return course, env
+
+
+def timed(cmd: list[str], cwd: Path, env=None) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):    # nbgrader exits 1 when a student failed
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+def floor(course: Path, env: dict, runs: int = 3) -> float:
+    """Kernel start plus executing the correct notebook, no grader around it."""
+    nb_path = course / "submitted" / "correct_000" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    workdir = course / "source" / ASSIGNMENT
+    os.environ.update(env)
+    times = []
+    for _ in range(runs):
+        nb = nbformat.read(str(nb_path), as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=60, kernel_name="python3",
+                       resources={"metadata": {"path": str(workdir)}}).execute()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    students = make_class(args.students)
+    base = Path(tempfile.mkdtemp(prefix="grading-speed-"))
+    n = len(students)
+    print(f"class: {n} submissions ({sum(k.startswith('correct') for k in students)} correct, "
+          f"{sum(k.startswith('mistake') for k in students)} with mistakes, 1 infinite loop), "
+          f"{os.cpu_count()} cores")
+
+    course, env = plain_course(base, students)
+    plain = timed([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], course, env)
+    results = {"plain serial nbgrader autograde": plain}
+    for jobs in (1, args.jobs):
+        ours = base / f"jobs{jobs}"
+        demo.make_course(ours, students)
+        results[f"autograder grade --jobs {jobs}"] = timed(
+            [sys.executable, "-m", "autograder", "grade", "--course", str(ours), "--jobs",
+             str(jobs)], REPO)
+    fl = floor(course, env)
+
+    print(f"\n{'run':<36}{'wall s':>9}{'s/submission':>14}")
+    for name, secs in results.items():
+        print(f"{name:<36}{secs:>9.1f}{secs / n:>14.2f}")
+    print(f"{'floor (kernel + notebook, 1 run)':<36}{'':>9}{fl:>14.2f}")
+    p, j1, jn = plain / n, results["autograder grade --jobs 1"] / n, results[f"autograder grade --jobs {args.jobs}"] / n
+    print(f"\n--jobs {args.jobs} vs plain serial nbgrader: {jn / p:.2f} of the wall time per submission "
+          f"(target <= 0.50)")
+    print(f"--jobs {args.jobs} vs --jobs 1: {j1 / jn:.2f}x faster (target >= 1.7x)")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

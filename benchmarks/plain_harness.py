@@ -1,0 +1,26 @@
+"""The classic nbgrader way, for the benchmark's baseline only: hidden tests compare with
+the reference inside the student's kernel (no sandbox, no separate verifier). It runs the
+same cases and comparisons as the real grader, so plain nbgrader does the same test work.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.environ["AUTOGRADER_REPO"])
+
+from autograder.cases import CaseSet  # noqa: E402
+from autograder.harness import _run_cases  # noqa: E402
+from autograder.tasks import TASK_BY_NAME  # noqa: E402
+from autograder.verify import verify_task  # noqa: E402
+
+_CASESET = CaseSet.build(int(os.environ["AUTOGRADER_SEED"]))
+
+
+def check(task, namespace):
+    import autograder.harness as h
+    h.GRADING_DIR = os.environ["AUTOGRADER_GRADING_DIR"]
+    header, arrays = _run_cases(task, namespace)
+    verdict = verify_task(TASK_BY_NAME[task], _CASESET, header, arrays)
+    print("\n".join(verdict.lines()))
+    if verdict.points <= 0:
+        raise AssertionError(f"{task}: 0 points")
+    return verdict.points
