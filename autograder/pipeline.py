@@ -24,7 +24,7 @@ from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 
 from .records import ResultStore
-from .sandbox import missing_protections
+from .sandbox import missing_protections, sweep_stale
 from .settings import Grading
 from .tasks import ASSIGNMENT
 from .worker import NOT_GRADED, Bundle, Job, Result, grade, load_config
@@ -210,6 +210,8 @@ def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
     warnings = missing_protections()
     for w in warnings:
         log.warning("sandbox: %s", w)
+    for stale in sweep_stale():
+        log.info("removed %s, left by a grading run that was killed", stale)
     bundle, config = prepare(course)
     settings = Grading(config=config)
     todo = discover(course, settings.max_notebook_bytes, bundle.fingerprint)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -230,6 +231,27 @@ class Sandbox:
         if self._mounted:
             subprocess.run(["umount", "-l", self.spec.scratch], check=False)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def sweep_stale() -> list[str]:
+    """Remove what sandboxes of killed grading runs left: empty cgroups, and scratch tmpfs
+    mounts whose grading process is gone. Returns what it removed."""
+    removed = []
+    for line in Path("/proc/mounts").read_text().splitlines():
+        mount = line.split()[1]
+        owner = re.search(r"/sandbox-(\d+)/scratch$", mount)
+        if owner and line.startswith("tmpfs ") and not Path(f"/proc/{owner.group(1)}").exists():
+            subprocess.run(["umount", "-l", mount], check=False)
+            removed.append(mount)
+    for controller in ("memory", "pids", "cpu"):
+        root = _cgroup(controller)
+        for group in (root / "autograder").glob("*") if root else ():
+            pid = re.search(r"-(\d+)-\d+$", group.name)
+            if group.is_dir() and pid and not Path(f"/proc/{pid.group(1)}").exists() \
+                    and not (group / "cgroup.procs").read_text().strip():
+                group.rmdir()
+                removed.append(str(group))
+    return removed
 
 
 class SandboxKernelSpecs(KernelSpecManager):

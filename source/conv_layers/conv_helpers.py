@@ -107,7 +107,9 @@ def imshow_no_ax(img: np.ndarray, normalize: bool = True, ax=None) -> None:
         lo, hi = img.min(), img.max()
         img = 255.0 * (img - lo) / max(hi - lo, 1e-12)
     img = np.clip(img, 0, 255).astype(np.uint8)
-    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
+    # Nearest: the small images stay crisp, and the notebook's PNG stays small.
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255,
+              interpolation="nearest")
     ax.axis("off")
 
 

@@ -1,0 +1,168 @@
+"""Grading a class at scale: parallel runs equal serial ones, a run killed half-way
+resumes without losing or repeating work, and a Dask cluster or a PostgreSQL gradebook
+give the same grades. Each test grades a small class with the real pipeline."""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import demo
+from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
+from conftest import REPO
+
+STUDENTS = ("correct", "blank", "exception", "mistake_pool_overwrite", "mistake_bias_missing",
+            "mistake_dx_not_cropped")
+COLUMNS = [t.name for t in TASKS] + ["total", "status"]
+
+
+def small_course(path: Path, extra_config: str = "") -> Path:
+    synthetic = demo.synthetic_class(REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    demo.make_course(path, {s: synthetic[s] for s in STUDENTS})
+    broken = path / "submitted" / "damaged" / ASSIGNMENT
+    broken.mkdir(parents=True)
+    (broken / f"{NOTEBOOK}.ipynb").write_text('{"cells": [')
+    if extra_config:
+        with open(path / "nbgrader_config.py", "a") as fh:
+            fh.write("\n" + extra_config + "\n")
+    return path
+
+
+def grade(course: Path, *args: str, env=None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course),
+                           *args], cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def grades(course: Path) -> dict[str, tuple]:
+    with open(course / "grades.csv") as fh:
+        return {r["student_id"]: tuple(r[c] for c in COLUMNS) for r in csv.DictReader(fh)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory) -> dict[str, tuple]:
+    course = small_course(tmp_path_factory.mktemp("serial"))
+    grade(course, "--jobs", "1")
+    result = grades(course)
+    assert result["correct"][-2:] == ("100", "ok")
+    assert result["damaged"][-1] == "not graded"
+    return result
+
+
+def test_parallel_grades_equal_serial(serial, tmp_path):
+    course = small_course(tmp_path)
+    grade(course, "--jobs", "2")
+    assert grades(course) == serial
+
+
+def test_rerun_on_unchanged_submissions_gives_identical_grades(serial, tmp_path):
+    course = small_course(tmp_path)
+    grade(course, "--jobs", "2")
+    proc = grade(course, "--jobs", "2", "--force")
+    assert f"graded {len(STUDENTS) + 1} submissions" in proc.stdout
+    assert grades(course) == serial
+
+
+def _recorded(course: Path) -> dict[str, str]:
+    try:
+        db = sqlite3.connect(course / "gradebook.db", timeout=30)
+        return dict(db.execute("select student_id, graded_at from autograder_results"))
+    except sqlite3.OperationalError:
+        return {}
+
+
+def test_run_killed_half_way_resumes_without_loss_or_repeats(serial, tmp_path):
+    course = small_course(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "--course",
+                             str(course), "--jobs", "2"], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while len(_recorded(course)) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)     # like a power cut: coordinator, workers, kernels
+    proc.wait()
+    before = _recorded(course)
+    assert 3 <= len(before) < len(STUDENTS) + 1, "the kill must land half-way"
+    rerun = grade(course, "--jobs", "2")
+    after = _recorded(course)
+    assert set(after) == set(serial)
+    assert {s: after[s] for s in before} == before, "recorded results were graded again"
+    assert f"graded {len(serial) - len(before)} submissions ({len(before)} unchanged)" in rerun.stdout
+    assert grades(course) == serial
+
+
+def test_dask_cluster_gives_the_same_grades(serial, tmp_path):
+    pytest.importorskip("distributed")
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                               "127.0.0.1", "--port", str(port), "--no-dashboard"], cwd=REPO,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
+                                    f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--nworkers", "2",
+                                    "--no-dashboard"], cwd=REPO, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        from distributed import Client
+        with Client(f"tcp://127.0.0.1:{port}", timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        course = small_course(tmp_path)
+        grade(course, "--scheduler", f"tcp://127.0.0.1:{port}")
+        assert grades(course) == serial
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+
+
+@pytest.fixture
+def postgres(tmp_path):
+    """A private PostgreSQL server on loopback, started for the test and stopped after."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bins or os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed (.ci/install installs it)")
+        pytest.skip("PostgreSQL not installed")
+    bindir, data, port = bins[-1], tmp_path / "pg", free_port()
+    data.mkdir()
+    shutil.chown(data, "postgres", "postgres")
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(as_pg + [str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U",
+                            "postgres"], check=True, capture_output=True)
+    subprocess.run(as_pg + [str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
+                            str(data / "log"), "-o", f"-p {port} -k {data} -h 127.0.0.1",
+                            "start"], check=True, capture_output=True)
+    try:
+        subprocess.run(as_pg + [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
+                                "gradebook"], check=True, capture_output=True)
+        yield f"postgresql://postgres@127.0.0.1:{port}/gradebook"
+    finally:
+        subprocess.run(as_pg + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                                "stop"], capture_output=True)
+
+
+def test_postgresql_gradebook_gives_the_same_grades(serial, tmp_path, postgres):
+    course = small_course(tmp_path, f"c.CourseDirectory.db_url = {postgres!r}")
+    grade(course, "--jobs", "2")
+    assert not (course / "gradebook.db").exists()
+    assert grades(course) == serial
+    from nbgrader.api import Gradebook
+    with Gradebook(postgres) as gb:
+        assert gb.find_submission(ASSIGNMENT, "correct").score == 100
