@@ -27,7 +27,7 @@ from .records import ResultStore
 from .sandbox import missing_protections, sweep_stale
 from .settings import Grading
 from .tasks import ASSIGNMENT
-from .worker import NOT_GRADED, Bundle, Job, Result, grade, load_config
+from .worker import NOT_GRADED, Bundle, Job, Result, capturing_log, grade, load_config
 
 log = logging.getLogger("autograder")
 PACKAGE = Path(__file__).resolve().parent
@@ -58,8 +58,13 @@ def _generate(course: Path, config, release_dir: Path, db_url: str) -> None:
     config.GenerateAssignment.force = True
     config.GenerateAssignment.create_assignment = True
     coursedir = CourseDirectory(config=config)
-    GenerateAssignment(coursedir=coursedir, config=config,
-                       log=logging.getLogger("autograder.nbgrader")).start()
+    nblog, messages = capturing_log("generate_assignment")
+    try:
+        GenerateAssignment(coursedir=coursedir, config=config, log=nblog).start()
+    except Exception as exc:
+        detail = [m for m in messages if m.startswith(("ERROR", "CRITICAL"))]
+        raise CourseError(f"nbgrader generate_assignment failed for {course}: "
+                          + "\n".join(detail[:-1] or [str(exc)])) from None
 
 
 def prepare(course: Path) -> tuple[Bundle, object]:

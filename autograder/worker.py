@@ -97,8 +97,8 @@ def write_scores(db_url: str, student_id: str, scores: dict[str, float]) -> None
         gb.db.commit()
 
 
-def _capturing_log(name: str) -> tuple[logging.Logger, list[str]]:
-    """A logger for nbgrader's converters that keeps what they say about this student."""
+def capturing_log(name: str) -> tuple[logging.Logger, list[str]]:
+    """A logger for nbgrader's converters that keeps what they say (``name``: whose)."""
     messages: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: messages.append(f"{record.levelname} {record.getMessage()}")
@@ -153,7 +153,7 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     config.CourseDirectory.assignment_id = ASSIGNMENT
     config.CourseDirectory.student_id = job.student_id
     config.SandboxedExecute.work_dir = str(work)
-    log, messages = _capturing_log(job.student_id)
+    log, messages = capturing_log(job.student_id)
     coursedir = CourseDirectory(config=config)
     try:
         Autograde(coursedir=coursedir, config=config, log=log).start()

@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -140,8 +141,8 @@ def postgres(tmp_path):
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not installed (.ci/install installs it)")
         pytest.skip("PostgreSQL not installed")
-    bindir, data, port = bins[-1], tmp_path / "pg", free_port()
-    data.mkdir()
+    # The server runs as the postgres user, which cannot enter pytest's private tmp_path.
+    bindir, data, port = bins[-1], Path(tempfile.mkdtemp(prefix="pg-")), free_port()
     shutil.chown(data, "postgres", "postgres")
     as_pg = ["runuser", "-u", "postgres", "--"]
     subprocess.run(as_pg + [str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U",
@@ -156,6 +157,7 @@ def postgres(tmp_path):
     finally:
         subprocess.run(as_pg + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                                 "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_postgresql_gradebook_gives_the_same_grades(serial, tmp_path, postgres):
