@@ -14,11 +14,13 @@ import json
 import math
 import os
 import re
+import sys
 import threading
 import time
 from functools import lru_cache
 from pathlib import Path
 
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
@@ -28,12 +30,38 @@ from nbgrader.utils import determine_grade
 from traitlets import Unicode
 
 from .cases import CaseSet
-from .sandbox import KERNEL_NAME, Sandbox, SandboxKernelSpecs, missing_protections
+from .sandbox import KERNEL_NAME, Sandbox, missing_protections
 from .settings import Grading
 from .tasks import TASK_BY_TEST_ID
 from .verifier import Verifier
 
 HARNESS = Path(__file__).with_name("harness.py")
+
+
+class SandboxKernelSpecs(KernelSpecManager):
+    """Serves the one kernelspec whose command is this module's launcher."""
+
+    def __init__(self, spec_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self._spec_path = spec_path
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        return KernelSpec(argv=[sys.executable, "-m", "autograder.sandbox", self._spec_path,
+                                "{connection_file}"],
+                          display_name="Python 3 (grading sandbox)", language="python",
+                          interrupt_mode="message", env={"PYTHONPATH": package_parent},
+                          resource_dir="")
+
+
+@lru_cache(maxsize=1)
+def matplotlib_font_cache() -> dict[str, bytes]:
+    """The grader's own matplotlib font list, seeded into each scratch directory so the
+    student's kernel does not rebuild it (it names only fonts of the read-only install)."""
+    from matplotlib import font_manager, get_cachedir
+    name = f"fontlist-v{font_manager.FontManager.__version__}.json"
+    path = Path(get_cachedir()) / name
+    return {f".matplotlib/{name}": path.read_bytes()} if path.exists() else {}
 
 
 @lru_cache(maxsize=4)
@@ -59,7 +87,7 @@ class SandboxedExecute(Execute):
         release = Path(coursedir.format_path(coursedir.release_directory, ".",
                                              resources["nbgrader"]["assignment"]))
         helpers = {p.name: p.read_bytes() for p in release.iterdir()
-                   if p.is_file() and p.suffix != ".ipynb"}
+                   if p.is_file() and p.suffix != ".ipynb"} | matplotlib_font_cache()
         student = resources["nbgrader"]["student"]
         self._sandbox = Sandbox(work / f"sandbox-{os.getpid()}",
                                 settings.sandbox_uid_base + os.getpid() % 1000, settings.limits(),

@@ -8,7 +8,7 @@ processes; a size-limited tmpfs for scratch and /tmp. Killing the kernel's PID n
 and cgroup ends every process of the submission.
 
 ``python -m autograder.sandbox SPEC CONNECTION_FILE [ARGS...]`` is the kernel command
-(``SandboxKernelSpecs`` below); it runs as root, joins the cgroups, sets the rlimits and
+(``execute.SandboxKernelSpecs``); it imports only the standard library, runs as root, joins the cgroups, sets the rlimits and
 execs bubblewrap. Without root (or bubblewrap) the kernel runs with rlimits only, and
 ``missing_protections`` says plainly what is not applied.
 """
@@ -25,8 +25,6 @@ import sys
 import time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
-
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 KERNEL_NAME = "autograder-sandbox"
@@ -113,6 +111,7 @@ class Sandbox:
                            check=True)
             self._mounted = True
         for name, data in helper_files.items():
+            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
             (scratch / name).write_bytes(data)
         for name, data in grading_files.items():
             (grading / name).write_bytes(data)
@@ -252,22 +251,6 @@ def sweep_stale() -> list[str]:
                 group.rmdir()
                 removed.append(str(group))
     return removed
-
-
-class SandboxKernelSpecs(KernelSpecManager):
-    """Serves the one kernelspec whose command is this module's launcher."""
-
-    def __init__(self, spec_path: str, **kwargs):
-        super().__init__(**kwargs)
-        self._spec_path = spec_path
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        return KernelSpec(argv=[sys.executable, "-m", "autograder.sandbox", self._spec_path,
-                                "{connection_file}"],
-                          display_name="Python 3 (grading sandbox)", language="python",
-                          interrupt_mode="message", env={"PYTHONPATH": package_parent},
-                          resource_dir="")
 
 
 def _kernel_env(spec: SandboxSpec, home: str, grading: str) -> dict[str, str]:
