@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
+from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 
@@ -67,6 +68,20 @@ def _generate(course: Path, config, release_dir: Path, db_url: str) -> None:
                           + "\n".join(detail[:-1] or [str(exc)])) from None
 
 
+def empty_gradebook() -> bytes:
+    """An empty SQLite gradebook made by nbgrader, cached per machine and nbgrader version:
+    nbgrader spends seconds (an alembic subprocess) on every new database."""
+    import nbgrader
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "autograder"
+    path = cache / f"empty-gradebook-nbgrader-{nbgrader.__version__}.db"
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        Gradebook(f"sqlite:///{tmp}").close()
+        os.replace(tmp, path)
+    return path.read_bytes()
+
+
 def prepare(course: Path) -> tuple[Bundle, object]:
     """Generate the release (into the course if it has none), register the assignment in
     the course gradebook, and build the bundle every worker shares."""
@@ -79,12 +94,17 @@ def prepare(course: Path) -> tuple[Bundle, object]:
     config_text = config_path.read_text()
     config = load_config(config_text, Path(tempfile.mkdtemp(prefix="ag-config-")))
     tmp = Path(tempfile.mkdtemp(prefix="ag-prepare-"))
+    db_url = db_url_for(course, config)
+    main_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
+    if main_db is not None and not main_db.exists():
+        main_db.write_bytes(empty_gradebook())
     try:
         shutil.copytree(source_dir, tmp / "source" / ASSIGNMENT)
+        (tmp / "gradebook.db").write_bytes(empty_gradebook())
         _generate(tmp, config, tmp / "release", f"sqlite:///{tmp}/gradebook.db")
         release = _read_tree(tmp / "release" / ASSIGNMENT)
         template = (tmp / "gradebook.db").read_bytes()
-        _generate(course, config, tmp / "release-main", db_url_for(course, config))
+        _generate(course, config, tmp / "release-main", db_url)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     release_dir = course / CourseDirectory(config=config).release_directory / ASSIGNMENT
@@ -128,26 +148,26 @@ def discover(course: Path, max_bytes: int, fingerprint: str) -> list[Job]:
     return jobs
 
 
-_BUNDLE: Optional[Bundle] = None
-
-
-def _init_worker(bundle: Bundle) -> None:
-    global _BUNDLE
-    _BUNDLE = bundle
+def _init_worker() -> None:
     logging.getLogger("autograder.nbgrader").setLevel(logging.CRITICAL)
-    # Imports and the reference's expected results, once per worker process.
-    from .execute import caseset_for
-    caseset_for(Grading(config=load_config(bundle.config_text,
-                                           Path(tempfile.mkdtemp(prefix="ag-w-")))).seed)
+    from . import execute  # noqa: F401  (imports, once per worker process)
 
 
-def _grade_local(job: Job) -> Result:
-    return grade(job, _BUNDLE)
+def _warm_up() -> None:
+    """Nothing: submitting it starts a worker process (and its imports) early."""
 
 
-def run_local(jobs: list[Job], bundle: Bundle, n: int) -> Iterator[Result]:
-    with ProcessPoolExecutor(max_workers=n, initializer=_init_worker, initargs=(bundle,)) as pool:
-        futures = {pool.submit(_grade_local, job): job for job in jobs}
+def start_pool(n: int) -> ProcessPoolExecutor:
+    """A pool of ``n`` grading processes, started now so their imports overlap ``prepare``."""
+    pool = ProcessPoolExecutor(max_workers=n, initializer=_init_worker)
+    for _ in range(n):
+        pool.submit(_warm_up)
+    return pool
+
+
+def run_local(jobs: list[Job], bundle: Bundle, pool: ProcessPoolExecutor) -> Iterator[Result]:
+    with pool:
+        futures = {pool.submit(grade, job, bundle): job for job in jobs}
         for fut in as_completed(futures):
             job = futures[fut]
             try:
@@ -217,27 +237,31 @@ def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
         log.warning("sandbox: %s", w)
     for stale in sweep_stale():
         log.info("removed %s, left by a grading run that was killed", stale)
-    bundle, config = prepare(course)
-    settings = Grading(config=config)
-    todo = discover(course, settings.max_notebook_bytes, bundle.fingerprint)
-    wanted = set(students)
-    if wanted:
-        todo = [j for j in todo if j.student_id in wanted]
-    with ResultStore(db_url_for(course, config), course) as store:
-        previous = store.rows()
-        skipped = [j for j in todo if not force and j.student_id in previous
-                   and previous[j.student_id]["digest"] == j.digest
-                   and previous[j.student_id]["final"]]
-        todo = [j for j in todo if j not in skipped]
-        if skipped:
-            log.info("%d submissions unchanged since they were graded (use --force to "
-                     "regrade them)", len(skipped))
-        progress = Progress(len(todo))
-        results = (run_dask(todo, bundle, scheduler) if scheduler
-                   else run_local(todo, bundle, jobs or os.cpu_count() or 1))
-        for result in results if todo else ():
-            store.record(result)
-            progress.update(result)
+    pool = None if scheduler else start_pool(jobs or os.cpu_count() or 1)
+    try:
+        bundle, config = prepare(course)
+        settings = Grading(config=config)
+        todo = discover(course, settings.max_notebook_bytes, bundle.fingerprint)
+        wanted = set(students)
+        if wanted:
+            todo = [j for j in todo if j.student_id in wanted]
+        with ResultStore(db_url_for(course, config), course) as store:
+            previous = store.rows()
+            skipped = [j for j in todo if not force and j.student_id in previous
+                       and previous[j.student_id]["digest"] == j.digest
+                       and previous[j.student_id]["final"]]
+            todo = [j for j in todo if j not in skipped]
+            if skipped:
+                log.info("%d submissions unchanged since they were graded (use --force to "
+                         "regrade them)", len(skipped))
+            progress = Progress(len(todo))
+            results = run_dask(todo, bundle, scheduler) if scheduler else run_local(todo, bundle, pool)
+            for result in results if todo else ():
+                store.record(result)
+                progress.update(result)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     write_reports(course)
     return RunSummary(len(todo), len(skipped), time.monotonic() - start, warnings)
 
