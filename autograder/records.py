@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Optional
 
 from nbgrader.api import Gradebook, MissingEntry
-from sqlalchemy import Boolean, Column, Float, MetaData, String, Table, Text, select
+from sqlalchemy import (Boolean, Column, Float, MetaData, String, Table, Text, inspect, select,
+                        text)
 
 from .tasks import ASSIGNMENT, NOTEBOOK, TASKS
 from .worker import NOT_GRADED, Result
@@ -53,6 +54,18 @@ class ResultStore:
         self.course = course
         self.gb = Gradebook(db_url)
         _metadata.create_all(self.gb.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Upgrade a table written by an earlier version: add its missing columns (as
+        nullable, so old rows stay valid; a missing ``final`` means "grade again")."""
+        engine = self.gb.engine
+        present = {c["name"] for c in inspect(engine).get_columns(RESULTS.name)}
+        with engine.begin() as conn:
+            for column in RESULTS.columns:
+                if column.name not in present:
+                    conn.execute(text(f"ALTER TABLE {RESULTS.name} ADD COLUMN {column.name} "
+                                      f"{column.type.compile(engine.dialect)}"))
 
     def close(self) -> None:
         self.gb.close()

@@ -29,6 +29,8 @@ class StudentRow:
     notes: list[str] = field(default_factory=list)
     verdicts: dict = field(default_factory=dict)
     feedback: Optional[str] = None
+    name: str = ""              # "Last, First" from nbgrader's student record, else the id
+    email: str = ""
 
     @property
     def total(self) -> Optional[float]:
@@ -54,9 +56,12 @@ def collect(course: Path, db_url: str) -> list[StudentRow]:
                 pass
         for sid in sorted(ids):
             try:
-                lms = gb.find_student(sid).lms_user_id or sid
+                student = gb.find_student(sid)
+                lms = student.lms_user_id or sid
+                name = ", ".join(n for n in (student.last_name, student.first_name) if n)
+                email = student.email or ""
             except MissingEntry:
-                lms = sid
+                lms, name, email = sid, "", ""
             res = results.get(sid)
             scores: dict[str, Optional[float]] = {t.name: None for t in TASKS}
             if res is not None and (res["status"] != NOT_GRADED or res["graded_digest"]):
@@ -68,6 +73,7 @@ def collect(course: Path, db_url: str) -> list[StudentRow]:
             else:
                 row = StudentRow(sid, lms, scores, res["status"], res["reasons"], res["notes"],
                                  res["verdicts"])
+            row.name, row.email = name or sid, email
             fb = course / "feedback" / sid / ASSIGNMENT / f"{NOTEBOOK}.html"
             row.feedback = str(fb.relative_to(course)) if fb.exists() else None
             rows.append(row)
@@ -96,9 +102,11 @@ def write_grades_csv(rows: list[StudentRow], path: Path) -> None:
 
 
 def write_lms_csv(rows: list[StudentRow], path: Path) -> None:
-    """One row per student: the LMS id (nbgrader's ``lms_user_id``, else the student id),
-    the total and each task. Ungraded students have empty cells, not zeros."""
-    header = ["lms_user_id", f"{ASSIGNMENT} ({MAX_SCORE:g})"] + [
-        f"{t.name} ({t.points:g})" for t in TASKS]
+    """One row per student in the layout of Canvas's gradebook export (which Canvas and
+    Moodle import): identity columns, the total, then each task. ``ID`` is nbgrader's
+    ``lms_user_id`` (else the student id). Ungraded students have empty cells, not zeros."""
+    header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT] + [
+        t.name for t in TASKS]
     atomic_write(path, _csv(header, [
-        [r.lms_id, _fmt(r.total)] + [_fmt(r.scores[t.name]) for t in TASKS] for r in rows]))
+        [r.name, r.lms_id, r.student_id, r.email, "", _fmt(r.total)]
+        + [_fmt(r.scores[t.name]) for t in TASKS] for r in rows]))
