@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import reference as ref
-from .tasks import TASKS, Task, TASK_BY_NAME
+from .tasks import TASKS, TASK_BY_NAME
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,3 @@ class CaseSet:
             json.dump(spec, fh)
         np.savez(f"{directory}/inputs.npz", **arrays)
 
-
-def task_cases(caseset: CaseSet, task: Task) -> list[Case]:
-    return caseset.cases[task.name]

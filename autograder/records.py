@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from sqlalchemy import (Boolean, Column, Float, MetaData, String, Table, Text, inspect, select,
                         text)
 
@@ -130,9 +130,3 @@ class ResultStore:
             db.rollback()
             raise
 
-    def submission_exists(self, student_id: str) -> bool:
-        try:
-            self.gb.find_submission(ASSIGNMENT, student_id)
-            return True
-        except MissingEntry:
-            return False

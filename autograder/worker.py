@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -28,7 +27,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from . import submission as subm
 from .settings import Grading
 from .tampering import DEFAULT_SUSPICIOUS, scan
-from .tasks import ASSIGNMENT, NOTEBOOK, TASKS, MAX_SCORE
+from .tasks import ASSIGNMENT, NOTEBOOK, TASKS
 from .verify import TaskVerdict
 
 OK, FLAGGED, NOT_GRADED = "ok", "flagged", "not graded"
