@@ -76,9 +76,11 @@ class ResultStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def rows(self) -> dict[str, dict]:
-        """The recorded result of every student, by student id."""
+    def rows(self, student_id: Optional[str] = None) -> dict[str, dict]:
+        """The recorded result of every student (or of one), by student id."""
         stmt = select(RESULTS).where(RESULTS.c.assignment == ASSIGNMENT)
+        if student_id is not None:
+            stmt = stmt.where(RESULTS.c.student_id == student_id)
         out = {}
         for row in self.gb.db.execute(stmt).mappings():
             d = dict(row)
@@ -90,7 +92,7 @@ class ResultStore:
     def record(self, result: Result) -> None:
         """Record one result atomically. A submission that could not be graded keeps the
         scores of an earlier grading (and says so) instead of replacing them with zeros."""
-        previous = self.rows().get(result.student_id)
+        previous = self.rows(result.student_id).get(result.student_id)
         reasons, scores = list(result.reasons), dict(result.scores)
         graded_digest: Optional[str] = result.digest
         keep_old = result.status == NOT_GRADED and previous and previous["graded_digest"]
