@@ -192,6 +192,12 @@ ATTACKS: list[Attack] = [
            after={"max_pool_forward_naive": ["import os\nos._exit(1)"]}),
     Attack("segfault", GOOD, "flagged", "kernel died", FULL | {"max_pool_backward_naive": 0},
            after={"max_pool_backward_naive": ["import ctypes\nctypes.string_at(0)"]}),
+    # Honest edge case: a correct solution that writes warnings and debug lines to stderr
+    # (nbgrader alone would zero such a test cell).
+    Attack("warns_on_stderr", GOOD | {"conv_forward_naive": insert_first_statement(
+        GOOD["conv_forward_naive"],
+        "import sys, warnings\nwarnings.warn('this loop is slow')\nprint('debug', file=sys.stderr)")},
+        "ok", "", FULL),
     # Wrong API: renamed function, wrong signature, wrong result types.
     Attack("renamed_function", GOOD | {"conv_forward_naive": GOOD["conv_forward_naive"].replace(
         "def conv_forward_naive(", "def conv_forward(", 1)}, "ok", "",
