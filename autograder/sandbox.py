@@ -14,6 +14,7 @@ execs bubblewrap. Without root (or bubblewrap) the kernel runs with rlimits only
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -30,6 +31,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 KERNEL_NAME = "autograder-sandbox"
 SCRATCH_IN_SANDBOX = "/home/student"
 GRADING_IN_SANDBOX = "/autograder"
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -233,8 +235,9 @@ class Sandbox:
 
 
 def sweep_stale() -> list[str]:
-    """Remove what sandboxes of killed grading runs left: empty cgroups, and scratch tmpfs
-    mounts whose grading process is gone. Returns what it removed."""
+    """Remove what sandboxes of killed grading runs left (their grading process is gone):
+    processes still in their cgroups, the cgroups, and scratch tmpfs mounts. Returns what
+    it removed."""
     removed = []
     for line in Path("/proc/mounts").read_text().splitlines():
         mount = line.split()[1]
@@ -246,10 +249,23 @@ def sweep_stale() -> list[str]:
         root = _cgroup(controller)
         for group in (root / "autograder").glob("*") if root else ():
             pid = re.search(r"-(\d+)-\d+$", group.name)
-            if group.is_dir() and pid and not Path(f"/proc/{pid.group(1)}").exists() \
-                    and not (group / "cgroup.procs").read_text().strip():
+            if not (group.is_dir() and pid) or Path(f"/proc/{pid.group(1)}").exists():
+                continue
+            for _ in range(50):
+                procs = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+                if not procs:
+                    break
+                for p in procs:
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.02)
+            try:
                 group.rmdir()
                 removed.append(str(group))
+            except OSError:
+                pass
     return removed
 
 
@@ -311,6 +327,9 @@ def main(argv: list[str]) -> None:
     os.dup2(log, 2)
     for cgroup in spec.cgroups:
         Path(cgroup, "cgroup.procs").write_text(str(os.getpid()))
+    # If the grading process dies (kill -9), so does this process (bwrap, after the exec),
+    # and with it the sandbox: jupyter_client puts kernels in a session of their own.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _set_rlimits(spec.limits, any("memory" in c for c in spec.cgroups))
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra]
     if spec.isolate:

@@ -19,7 +19,7 @@ import pytest
 
 from autograder import demo
 from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
-from conftest import REPO
+from conftest import REPO, sandbox_processes
 
 STUDENTS = ("correct", "blank", "exception", "mistake_pool_overwrite", "mistake_bias_missing",
             "mistake_dx_not_cropped")
@@ -96,8 +96,13 @@ def test_run_killed_half_way_resumes_without_loss_or_repeats(serial, tmp_path):
     deadline = time.monotonic() + 600
     while len(_recorded(course)) < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)     # like a power cut: coordinator, workers, kernels
+    os.killpg(proc.pid, signal.SIGKILL)     # like a power cut: coordinator and workers
     proc.wait()
+    # The sandboxes (kernels run in sessions of their own) must die with their workers.
+    deadline = time.monotonic() + 10
+    while sandbox_processes(STUDENTS) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in sandbox_processes(STUDENTS) if not p.startswith("cgroup")]
     before = _recorded(course)
     assert 3 <= len(before) < len(STUDENTS) + 1, "the kill must land half-way"
     rerun = grade(course, "--jobs", "2")
@@ -106,6 +111,7 @@ def test_run_killed_half_way_resumes_without_loss_or_repeats(serial, tmp_path):
     assert {s: after[s] for s in before} == before, "recorded results were graded again"
     assert f"graded {len(serial) - len(before)} submissions ({len(before)} unchanged)" in rerun.stdout
     assert grades(course) == serial
+    assert sandbox_processes(STUDENTS) == []    # the re-run swept the stale cgroups
 
 
 def test_dask_cluster_gives_the_same_grades(serial, tmp_path):
