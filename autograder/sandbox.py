@@ -207,18 +207,9 @@ class Sandbox:
         return len(strays)
 
     def kill_all(self) -> None:
-        """SIGKILL every process left in the submission's cgroups, until none is left."""
+        """SIGKILL every process left in the submission's cgroups."""
         for path in map(Path, self.spec.cgroups):
-            for _ in range(50):
-                pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.02)
+            _empty(path)
 
     def destroy(self) -> None:
         self.kill_all()
@@ -232,6 +223,20 @@ class Sandbox:
         if self._mounted:
             subprocess.run(["umount", "-l", self.spec.scratch], check=False)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _empty(cgroup: Path) -> None:
+    """SIGKILL the processes of a cgroup until none is left (a fork can race a kill)."""
+    for _ in range(50):
+        pids = [int(p) for p in (cgroup / "cgroup.procs").read_text().split()]
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
 
 
 def sweep_stale() -> list[str]:
@@ -251,16 +256,7 @@ def sweep_stale() -> list[str]:
             pid = re.search(r"-(\d+)-\d+$", group.name)
             if not (group.is_dir() and pid) or Path(f"/proc/{pid.group(1)}").exists():
                 continue
-            for _ in range(50):
-                procs = [int(p) for p in (group / "cgroup.procs").read_text().split()]
-                if not procs:
-                    break
-                for p in procs:
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.02)
+            _empty(group)
             try:
                 group.rmdir()
                 removed.append(str(group))
