@@ -95,4 +95,5 @@ def run(course: Path | None = None, jobs: int = 0) -> Path:
     print(f"course:   {course}")
     print(f"grades:   {course / 'grades.csv'}  (LMS: {course / 'lms_grades.csv'})")
     print(f"feedback: {course / 'feedback'}/<student>/{ASSIGNMENT}/{NOTEBOOK}.html")
+    print(f"report:   {course / 'report' / 'index.html'}")
     return course
