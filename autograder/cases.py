@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import reference as ref
-from .tasks import TASKS, TASK_BY_NAME
+from .tasks import TASK_BY_NAME
 
 
 @dataclass(frozen=True)
@@ -158,13 +158,18 @@ class CaseSet:
     def case(self, task: str, index: int) -> Case:
         return self.cases[task][index - 1]
 
-    def write_kernel_inputs(self, directory) -> None:
-        """What the in-kernel harness needs: case parameters and inputs, never expected
-        outputs. Writes ``cases.json`` and ``inputs.npz`` into ``directory``."""
-        spec = {t.name: [{"index": c.index, "params": c.params} for c in self.cases[t.name]]
-                for t in TASKS}
+    def kernel_view(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """What the in-kernel harness gets: per task the case parameters, and the inputs
+        named "<task>/<index>/<name>"; never expected outputs."""
+        spec = {task: [{"index": c.index, "params": c.params} for c in cases]
+                for task, cases in self.cases.items()}
         arrays = {f"{task}/{index}/{name}": a
                   for (task, index), named in self.inputs.items() for name, a in named.items()}
+        return spec, arrays
+
+    def write_kernel_inputs(self, directory) -> None:
+        """Write ``kernel_view`` as ``cases.json`` and ``inputs.npz`` into ``directory``."""
+        spec, arrays = self.kernel_view()
         with open(f"{directory}/cases.json", "w") as fh:
             json.dump(spec, fh)
         np.savez(f"{directory}/inputs.npz", **arrays)
