@@ -78,6 +78,7 @@ class SandboxSpec:
     limits: Limits
     cgroups: list[str] = field(default_factory=list)
     isolate: bool = True
+    owner_pid: int = 0      # the grading process, which starts the launcher
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -97,7 +98,8 @@ class Sandbox:
         self.name = name
         self.isolate = _root() and bool(shutil.which("bwrap"))
         self.spec = SandboxSpec(str(base / "scratch"), str(base / "grading"),
-                                str(base / "runtime"), uid, limits, isolate=self.isolate)
+                                str(base / "runtime"), uid, limits, isolate=self.isolate,
+                                owner_pid=os.getpid())
         self.spec_path = base / "sandbox.json"
         self._mounted = False
 
@@ -326,6 +328,10 @@ def main(argv: list[str]) -> None:
     # If the grading process dies (kill -9), so does this process (bwrap, after the exec),
     # and with it the sandbox: jupyter_client puts kernels in a session of their own.
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != spec.owner_pid:
+        # The grading process died before the line above took effect (we are an orphan):
+        # no one would ever stop this kernel.
+        sys.exit("the grading process is gone")
     _set_rlimits(spec.limits, any("memory" in c for c in spec.cgroups))
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra]
     if spec.isolate:

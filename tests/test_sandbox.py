@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 from autograder import sandbox
+from conftest import REPO
 
 
 def test_without_root_it_says_which_protections_are_missing(monkeypatch):
@@ -28,3 +31,16 @@ def test_without_bubblewrap_it_says_so(monkeypatch):
 def test_this_machine_applies_every_protection():
     # CI runs as root with bubblewrap and cgroup v1: the real sandbox, not a fallback.
     assert sandbox.missing_protections() == []
+
+
+def test_a_launcher_orphaned_before_it_could_arm_pdeathsig_starts_no_kernel(tmp_path):
+    # The grading process can die (kill -9) between starting the launcher and the launcher's
+    # prctl(PR_SET_PDEATHSIG): the launcher must notice and not start a kernel no one stops.
+    spec = sandbox.SandboxSpec(str(tmp_path), str(tmp_path), str(tmp_path), os.getuid(),
+                               sandbox.Limits(), isolate=False, owner_pid=1)
+    spec.write(tmp_path / "sandbox.json")
+    done = subprocess.run([sys.executable, "-m", "autograder.sandbox", str(tmp_path / "sandbox.json"),
+                           str(tmp_path / "kernel.json")], cwd=REPO, timeout=60)
+    assert done.returncode != 0
+    assert "the grading process is gone" in (tmp_path / "kernel.log").read_text()
+    assert not (tmp_path / "kernel.json").exists()
