@@ -44,3 +44,5 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.feedback.HideTestTracebacks",
 ]
+# The same page as nbconvert's HTMLExporter, with the work every student shares done once.
+c.GenerateFeedback.exporter_class = "autograder.feedback.FeedbackExporter"

@@ -81,7 +81,7 @@ def run(course: Path | None = None, jobs: int = 0) -> Path:
     course = Path(course or tempfile.mkdtemp(prefix="conv-layers-demo-"))
     make_course(course, synthetic_class(REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
     summary = grade_course(course, jobs)
-    config = load_config((course / "nbgrader_config.py").read_text(), Path(tempfile.mkdtemp()))
+    config = load_config((course / "nbgrader_config.py").read_text())
     rows = collect(course, db_url_for(course, config))
     names = [t.name.replace("_naive", "") for t in TASKS]
     print(f"\n{'student':<28}" + "".join(f"{n:>18}" for n in names) + f"{'total':>8}  status")

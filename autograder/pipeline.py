@@ -92,7 +92,7 @@ def prepare(course: Path) -> tuple[Bundle, object]:
     if not (source_dir / f"{ASSIGNMENT}.ipynb").exists():
         raise CourseError(f"no source notebook {source_dir}/{ASSIGNMENT}.ipynb")
     config_text = config_path.read_text()
-    config = load_config(config_text, Path(tempfile.mkdtemp(prefix="ag-config-")))
+    config = load_config(config_text)
     tmp = Path(tempfile.mkdtemp(prefix="ag-prepare-"))
     db_url = db_url_for(course, config)
     main_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
@@ -272,8 +272,7 @@ def write_reports(course: Path) -> list[Path]:
     from .class_report import write_class_report
     from .report import collect, write_grades_csv, write_lms_csv
     course = course.resolve()
-    config = load_config((course / "nbgrader_config.py").read_text(),
-                         Path(tempfile.mkdtemp(prefix="ag-config-")))
+    config = load_config((course / "nbgrader_config.py").read_text())
     rows = collect(course, db_url_for(course, config))
     write_grades_csv(rows, course / "grades.csv")
     write_lms_csv(rows, course / "lms_grades.csv")

@@ -74,9 +74,11 @@ class Result:
         return round(sum(self.scores.values()), 4)
 
 
-def load_config(config_text: str, root: Path) -> Config:
-    (root / "nbgrader_config.py").write_text(config_text)
-    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+def load_config(config_text: str) -> Config:
+    """The Config of an nbgrader_config.py's text (a config file is Python, loaded from a file)."""
+    with tempfile.TemporaryDirectory(prefix="ag-config-") as root:
+        (Path(root) / "nbgrader_config.py").write_text(config_text)
+        return PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
 
 
 def write_tree(root: Path, files: dict[str, bytes]) -> None:
@@ -129,7 +131,7 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     course, work = tmp / "course", tmp / "work"
     course.mkdir()
     work.mkdir()
-    config = load_config(bundle.config_text, course)
+    config = load_config(bundle.config_text)
     settings = Grading(config=config)
     release_nb = nbformat.reads(bundle.release[f"{NOTEBOOK}.ipynb"].decode(), as_version=4)
     try:
