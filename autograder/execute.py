@@ -34,8 +34,11 @@ from .sandbox import KERNEL_NAME, Sandbox, missing_protections
 from .settings import Grading
 from .tasks import TASK_BY_TEST_ID
 from .verifier import Verifier
+from .zygote import Zygote
 
 HARNESS = Path(__file__).with_name("harness.py")
+# This grading process's kernel template (see zygote.py).
+ZYGOTE = Zygote()
 
 
 class SandboxKernelSpecs(KernelSpecManager):
@@ -93,6 +96,9 @@ class SandboxedExecute(Execute):
                                 settings.sandbox_uid_base + os.getpid() % 1000, settings.limits(),
                                 name=re.sub(r"[^\w.-]", "_", student)[:60]
                                 + f"-{os.getpid()}-{time.time_ns()}")
+        if self._sandbox.isolate:
+            self._sandbox.spec.zygote = ZYGOTE.address(tuple(settings.kernel_preload),
+                                                       matplotlib_font_cache())
         self._sandbox.create(helpers, {"autograder_harness.py": HARNESS.read_bytes()})
         caseset.write_kernel_inputs(self._sandbox.spec.grading_dir)
         self._settings = settings
@@ -151,7 +157,7 @@ class SandboxedExecute(Execute):
             if self._reaper is not None:
                 self._reaper.set()
                 self._sandbox.hold_processes(False)
-            killed = self._reaped + self._sandbox.kill_strays(self.km.provisioner.pid)
+            killed = self._reaped + self._sandbox.kill_strays()
             if killed:
                 self._record["strays"].append(f"cell {grade_id or index} left {killed} "
                                               "processes running (killed)")
@@ -190,7 +196,7 @@ class SandboxedExecute(Execute):
 
     def _reap(self, stop: threading.Event) -> None:
         while not stop.wait(0.05):
-            self._reaped += self._sandbox.kill_strays(self.km.provisioner.pid)
+            self._reaped += self._sandbox.kill_strays()
 
     def _settle(self, task, cell) -> None:
         """Compare what the notebook shows for a hidden test cell with the verifier's

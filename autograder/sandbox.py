@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -79,6 +80,7 @@ class SandboxSpec:
     cgroups: list[str] = field(default_factory=list)
     isolate: bool = True
     owner_pid: int = 0      # the grading process, which starts the launcher
+    zygote: str = ""        # the kernel template's socket (isolated sandboxes)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -184,23 +186,15 @@ class Sandbox:
         if path:
             (path / "pids.max").write_text("1" if hold else str(self.spec.limits.processes))
 
-    def kill_strays(self, launcher_pid: int) -> int:
-        """Kill the submission's processes other than the kernel (what a cell left behind:
-        background jobs, daemons, fork bombs). Returns how many were killed."""
-        procs = self._procs()
-        parent = {}
-        start = {}
-        for pid in procs:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parent[pid], start[pid] = int(fields[1]), int(fields[19])
-        # bwrap (the launcher) -> bwrap's init in the PID namespace -> the kernel.
-        inits = [p for p in parent if parent[p] == launcher_pid]
-        kernel = sorted((p for p in parent if parent[p] in inits), key=lambda p: start[p])[:1]
-        keep = {launcher_pid, *inits, *kernel}
-        strays = [p for p in parent if p not in keep]
+    def kill_strays(self) -> int:
+        """Kill the submission's processes other than the kernel and the sandbox's own
+        (what a cell left behind: background jobs, daemons, fork bombs). Returns how many
+        were killed."""
+        pids = self.base / "kernel.pids"      # written by the launcher once the kernel runs
+        if not pids.exists():
+            return 0
+        keep = {int(p) for p in pids.read_text().split()}
+        strays = [p for p in self._procs() if p not in keep]
         for pid in strays:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -243,8 +237,8 @@ def _empty(cgroup: Path) -> None:
 
 def sweep_stale() -> list[str]:
     """Remove what sandboxes of killed grading runs left (their grading process is gone):
-    processes still in their cgroups, the cgroups, and scratch tmpfs mounts. Returns what
-    it removed."""
+    processes still in their cgroups, the cgroups, scratch tmpfs mounts and kernel template
+    directories. Returns what it removed."""
     removed = []
     for line in Path("/proc/mounts").read_text().splitlines():
         mount = line.split()[1]
@@ -252,6 +246,11 @@ def sweep_stale() -> list[str]:
         if owner and line.startswith("tmpfs ") and not Path(f"/proc/{owner.group(1)}").exists():
             subprocess.run(["umount", "-l", mount], check=False)
             removed.append(mount)
+    for template in Path(tempfile.gettempdir()).glob("autograder-zygote-*"):
+        owner = re.match(r"autograder-zygote-(\d+)-", template.name)
+        if owner and not Path(f"/proc/{owner.group(1)}").exists():
+            shutil.rmtree(template, ignore_errors=True)
+            removed.append(str(template))
     for controller in ("memory", "pids", "cpu"):
         root = _cgroup(controller)
         for group in (root / "autograder").glob("*") if root else ():
@@ -267,7 +266,7 @@ def sweep_stale() -> list[str]:
     return removed
 
 
-def _kernel_env(spec: SandboxSpec, home: str, grading: str) -> dict[str, str]:
+def kernel_env(home: str, grading: str) -> dict[str, str]:
     return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": home,
             "PYTHONPATH": grading, "AUTOGRADER_GRADING_DIR": grading,
             "MPLCONFIGDIR": f"{home}/.matplotlib", "IPYTHONDIR": f"{home}/.ipython",
@@ -299,13 +298,12 @@ def _bwrap_argv(spec: SandboxSpec) -> list[str]:
             argv += ["--perms", "0755", "--dir", str(Path(*parts[:i]))]
         argv += [kind, src, dest]
     argv += ["--chdir", SCRATCH_IN_SANDBOX, "--clearenv"]
-    for key, value in _kernel_env(spec, SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX).items():
+    for key, value in kernel_env(SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX).items():
         argv += ["--setenv", key, value]
-    return argv + ["--", "setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}",
-                   "--clear-groups", "--inh-caps=-all"]
+    return argv
 
 
-def _set_rlimits(limits: Limits, memory_by_cgroup: bool) -> None:
+def set_rlimits(limits: Limits, memory_by_cgroup: bool) -> None:
     for res, value in ((resource.RLIMIT_CPU, limits.cpu_seconds),
                        (resource.RLIMIT_FSIZE, limits.file_bytes),
                        (resource.RLIMIT_NOFILE, limits.open_files),
@@ -316,30 +314,71 @@ def _set_rlimits(limits: Limits, memory_by_cgroup: bool) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
 
 
-def main(argv: list[str]) -> None:
-    spec = SandboxSpec.read(argv[0])
-    connection_file, extra = argv[1], argv[2:]
-    # The kernel's own stdout/stderr (start-up errors) go to a log the grader can show.
-    log = os.open(Path(argv[0]).with_name("kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
+def join_cgroups(spec: SandboxSpec) -> None:
     for cgroup in spec.cgroups:
         Path(cgroup, "cgroup.procs").write_text(str(os.getpid()))
-    # If the grading process dies (kill -9), so does this process (bwrap, after the exec),
-    # and with it the sandbox: jupyter_client puts kernels in a session of their own.
+
+
+def main(argv: list[str]) -> None:
+    spec_path, connection_file, extra = argv[0], argv[1], argv[2:]
+    spec = SandboxSpec.read(spec_path)
+    # The kernel's own stdout/stderr (start-up errors) go to a log the grader can show.
+    log = os.open(Path(spec_path).with_name("kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    join_cgroups(spec)
+    # If the grading process dies (kill -9), so does this process and with it the
+    # sandbox: jupyter_client puts kernels in a session of their own.
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != spec.owner_pid:
         # The grading process died before the line above took effect (we are an orphan):
         # no one would ever stop this kernel.
         sys.exit("the grading process is gone")
-    _set_rlimits(spec.limits, any("memory" in c for c in spec.cgroups))
-    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra]
-    if spec.isolate:
-        # jupyter_client writes the connection file 0600 for its own user.
-        os.chown(connection_file, spec.uid, spec.uid)
-        os.execvp("bwrap", _bwrap_argv(spec) + kernel)
-    os.chdir(spec.scratch)
-    os.execve(sys.executable, kernel, _kernel_env(spec, spec.scratch, spec.grading_dir))
+    set_rlimits(spec.limits, any("memory" in c for c in spec.cgroups))
+    if not spec.isolate:
+        _write_kernel_pids(spec_path, [os.getpid()])
+        os.chdir(spec.scratch)
+        os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra],
+                  kernel_env(spec.scratch, spec.grading_dir))
+    # jupyter_client writes the connection file 0600 for its own user.
+    os.chown(connection_file, spec.uid, spec.uid)
+    sys.exit(_run_forked_kernel(spec, spec_path, connection_file, extra))
+
+
+def _run_forked_kernel(spec: SandboxSpec, spec_path: str, connection_file: str, extra: list[str]) -> int:
+    """Build the sandbox with bubblewrap around a placeholder, have the kernel template
+    (``zygote``) fork a kernel into it, and wait for that kernel. Returns its exit code."""
+    from .zygote import request_kernel
+    info_r, info_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    # The placeholder says "ready" once bubblewrap has finished building the sandbox.
+    holder = subprocess.Popen(_bwrap_argv(spec) + ["--info-fd", str(info_w), "--",
+                                                  "/bin/sh", "-c", "echo ready; exec sleep infinity"],
+                              pass_fds=[info_w], stdin=subprocess.DEVNULL, stdout=ready_w)
+    os.close(info_w)
+    os.close(ready_w)
+    if os.read(ready_r, 16) != b"ready\n":
+        return 1
+    target = json.loads(os.read(info_r, 4096))["child-pid"]
+    with request_kernel(spec.zygote, spec_path, target, connection_file, extra) as conn:
+        reports = conn.makefile("rb")
+        started = reports.readline()
+        if not started:
+            print("the kernel template did not start a kernel", file=sys.stderr)
+            return 1
+        started = json.loads(started)
+        placeholder = Path(f"/proc/{target}/task/{target}/children").read_text().split()
+        _write_kernel_pids(spec_path, [os.getpid(), holder.pid, target, *map(int, placeholder),
+                                       started["forker"], started["kernel"]])
+        ended = reports.readline()
+    code = json.loads(ended)["exit"] if ended else 1
+    return 128 - code if code < 0 else code
+
+
+def _write_kernel_pids(spec_path: str, pids: list[int]) -> None:
+    """The sandbox's own processes (launcher, bubblewrap, placeholder, kernel): everything
+    else in its cgroups is the submission's leftovers (``Sandbox.kill_strays``)."""
+    Path(spec_path).with_name("kernel.pids").write_text(" ".join(map(str, pids)))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ class Grading(Configurable):
                              "is not graded.").tag(config=True)
     sandbox_uid_base = Int(61000, help="Sandboxed kernels run as uid base + worker "
                            "slot; these uids must own no files.").tag(config=True)
+    kernel_preload = List(Unicode(), ["numpy", "matplotlib.pyplot"], help="Modules the "
+                          "kernel template imports once per grading process, so that each "
+                          "student's kernel (a fresh fork of the template) starts with them "
+                          "imported. Only modules whose import runs no course code.").tag(config=True)
     suspicious_names = List(Unicode(), help="Names whose use in student code flags the "
                             "submission for a human look (tampering APIs).").tag(config=True)
 

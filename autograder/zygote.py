@@ -1,0 +1,208 @@
+"""Sandboxed kernels forked from a template process instead of started from nothing.
+
+Starting a Python kernel costs about a second of CPU (the interpreter, ipykernel's
+imports) before the notebook's first cell imports numpy and matplotlib for another. A
+grading process therefore keeps one template ("zygote"): a process that has imported
+ipykernel and ``Grading.kernel_preload`` and then only waits. It never runs student code
+and never holds anything of the grader's beyond those imports. For each submission:
+
+1. the sandbox launcher (``sandbox.main``, started by jupyter_client) starts bubblewrap
+   with the submission's namespaces, mounts and cgroups around a placeholder process;
+2. it asks the zygote for a kernel; the zygote forks a child that joins the submission's
+   cgroups and rlimits, enters the placeholder's namespaces (``setns``: PID, mount,
+   network, IPC, UTS, cgroup), and forks the kernel, which drops to the sandbox uid with
+   no capabilities and no new privileges, takes the kernel environment, and starts
+   ipykernel;
+3. the zygote's child reports the kernel's pid, waits for it, and reports its exit to
+   the launcher, which exits with it (so jupyter_client sees a kernel that died).
+
+Each kernel is a fresh copy of a never-used template, so nothing passes between students;
+the sandbox itself is built by bubblewrap exactly as for a kernel started from nothing.
+
+``python -m autograder.zygote SOCKET MODULE...`` is the template; ``Zygote`` starts and
+restarts it for a grading process.
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from .sandbox import (GRADING_IN_SANDBOX, SCRATCH_IN_SANDBOX, SandboxSpec, join_cgroups,
+                      kernel_env, set_rlimits)
+
+PR_SET_NO_NEW_PRIVS = 38
+ZYGOTE_PREFIX = "autograder-zygote-"     # + the grading process's pid
+NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt")   # mnt last: it moves our root
+
+
+class Zygote:
+    """The template of one grading process: started on first use, restarted if it died
+    or if the modules to preload changed."""
+
+    def __init__(self):
+        self._proc: subprocess.Popen | None = None
+        self._preload: tuple[str, ...] = ()
+        self._dir = ""
+        atexit.register(self.stop)
+
+    def address(self, preload: tuple[str, ...], home_files: dict[str, bytes]) -> str:
+        if self._proc is None or self._proc.poll() is not None or preload != self._preload:
+            self.stop()
+            self._start(preload, home_files)
+        return f"{self._dir}/zygote.sock"
+
+    def _start(self, preload: tuple[str, ...], home_files: dict[str, bytes]) -> None:
+        self._dir = tempfile.mkdtemp(prefix=f"{ZYGOTE_PREFIX}{os.getpid()}-")
+        home = Path(self._dir, "home")
+        for name, data in home_files.items():
+            (home / name).parent.mkdir(parents=True, exist_ok=True)
+            (home / name).write_bytes(data)
+        # The template sees the kernels' home at the kernels' path (matplotlib remembers its
+        # config directory from import time), on a view of the host that hides /home.
+        argv = ["bwrap", "--dev-bind", "/", "/", "--tmpfs", "/home",
+                "--bind", str(home), SCRATCH_IN_SANDBOX, "--die-with-parent",
+                "--chdir", SCRATCH_IN_SANDBOX, "--",
+                sys.executable, "-m", "autograder.zygote", f"{self._dir}/zygote.sock", *preload]
+        env = kernel_env(SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX)
+        env["PYTHONPATH"] += os.pathsep + str(Path(__file__).resolve().parent.parent)
+        log = open(f"{self._dir}/zygote.log", "wb")
+        self._proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=log)
+        log.close()
+        self._preload = preload
+        if self._proc.stdout.readline() != b"ready\n":
+            self._proc.wait()
+            raise RuntimeError("the kernel template did not start: "
+                               + Path(self._dir, "zygote.log").read_text(errors="replace")[-2000:])
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        if self._dir:
+            subprocess.run(["rm", "-rf", self._dir], check=False)
+            self._dir = ""
+
+
+def request_kernel(address: str, spec_path: str, target_pid: int, connection_file: str,
+                   extra: list[str]) -> socket.socket:
+    """Ask the template for a kernel in the namespaces of ``target_pid``. The returned
+    connection carries one line ``{"kernel": pid, "forker": pid}`` and later one line
+    ``{"exit": code}``."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(address)
+    conn.sendall(json.dumps({"spec": spec_path, "target": target_pid,
+                             "connection_file": connection_file, "extra": extra}).encode() + b"\n")
+    return conn
+
+
+def serve(address: str, preload: list[str]) -> None:
+    import ipykernel.kernelapp  # noqa: F401  (the point: imported once, here)
+    for name in preload:
+        importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(16)
+    listener.settimeout(0.5)
+    # Forked children report to their launcher; nobody waits for them here.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    parent = os.getppid()
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    while os.getppid() == parent:      # bubblewrap, and with it the grading process, alive
+        try:
+            conn, _ = listener.accept()
+        except socket.timeout:
+            continue
+        # The request is read after the fork: the template never holds a submission's data.
+        if os.fork() == 0:
+            try:
+                listener.detach()
+                _forker(conn)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(1)
+        conn.close()
+
+
+def _forker(conn: socket.socket) -> None:
+    """In the forked child (root, outside the sandbox): enter the submission's sandbox,
+    fork the kernel, and report on it."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    request = json.loads(conn.makefile("rb").readline())
+    spec = SandboxSpec.read(request["spec"])
+    join_cgroups(spec)
+    set_rlimits(spec.limits, any("memory" in c for c in spec.cgroups))
+    log = os.open(Path(request["spec"]).with_name("kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind in NAMESPACES:
+        fd = os.open(f"/proc/{request['target']}/ns/{kind}", os.O_RDONLY)
+        if libc.setns(fd, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"entering the sandbox's {kind} namespace")
+        os.close(fd)
+    os.chdir(SCRATCH_IN_SANDBOX)
+    kernel = os.fork()
+    if kernel == 0:
+        try:
+            os.close(conn.detach())
+            _become_kernel(spec, request, libc)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(1)
+    conn.sendall(json.dumps({"kernel": kernel, "forker": os.getpid()}).encode() + b"\n")
+    _, status = os.waitpid(kernel, 0)
+    conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+    os._exit(0)
+
+
+def _become_kernel(spec: SandboxSpec, request: dict, libc) -> None:
+    """In the kernel process, inside the sandbox's namespaces: become what
+    ``python -m ipykernel_launcher -f CONNECTION_FILE`` would be, as the sandbox user."""
+    os.closerange(3, 1 << 16)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "no_new_privs")
+    os.setgroups([])
+    os.setresgid(spec.uid, spec.uid, spec.uid)
+    os.setresuid(spec.uid, spec.uid, spec.uid)   # clears every capability
+    os.environ.clear()
+    os.environ.update(kernel_env(SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX))
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    sys.path[:] = [SCRATCH_IN_SANDBOX] + [p for p in sys.path[1:] if p != package_parent]
+    # The template looked for modules where the sandbox's directories were not mounted yet.
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+    for name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")]:
+        del sys.modules[name]
+    if "numpy" in sys.modules:   # a fork inherits the template's random state
+        sys.modules["numpy"].random.seed()
+    from ipykernel import kernelapp
+    sys.argv = [kernelapp.__file__, "-f", request["connection_file"], *request["extra"]]
+    try:
+        kernelapp.launch_new_instance(argv=sys.argv[1:])
+    except SystemExit as exc:
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2:])
