@@ -8,9 +8,11 @@ processes; a size-limited tmpfs for scratch and /tmp. Killing the kernel's PID n
 and cgroup ends every process of the submission.
 
 ``python -m autograder.sandbox SPEC CONNECTION_FILE [ARGS...]`` is the kernel command
-(``execute.SandboxKernelSpecs``); it imports only the standard library, runs as root, joins the cgroups, sets the rlimits and
-execs bubblewrap. Without root (or bubblewrap) the kernel runs with rlimits only, and
-``missing_protections`` says plainly what is not applied.
+(``execute.SandboxKernelSpecs``); it imports only the standard library, runs as root, joins
+the cgroups, sets the rlimits, has bubblewrap build the sandbox around a placeholder, and
+has the grading process's kernel template (``zygote.py``) fork the kernel into it. Without
+root (or bubblewrap) it execs a kernel with rlimits only, and ``missing_protections`` says
+plainly what is not applied.
 """
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from typing import Optional
 
 from .cases import CaseSet
@@ -53,6 +54,10 @@ class Verifier:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)    # wakes a waiting accept() now
+        except OSError:
+            pass
         self._thread.join()
         self._sock.close()
 
@@ -61,6 +66,11 @@ class Verifier:
             try:
                 conn, _ = self._sock.accept()
             except socket.timeout:
+                continue
+            except OSError:
+                if self._stop.is_set():     # shut down by __exit__
+                    break
+                time.sleep(0.05)
                 continue
             with conn:
                 conn.settimeout(30)

@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 
@@ -53,17 +54,20 @@ class Zygote:
         self._proc: subprocess.Popen | None = None
         self._preload: tuple[str, ...] = ()
         self._dir = ""
+        self._lock = threading.Lock()      # a Dask worker may grade in several threads
         atexit.register(self.stop)
 
     def address(self, preload: tuple[str, ...], home_files: dict[str, bytes]) -> str:
-        if self._proc is None or self._proc.poll() is not None or preload != self._preload:
-            self.stop()
-            self._start(preload, home_files)
-        return f"{self._dir}/zygote.sock"
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None or preload != self._preload:
+                self.stop()
+                self._start(preload, home_files)
+            return f"{self._dir}/zygote.sock"
 
     def _start(self, preload: tuple[str, ...], home_files: dict[str, bytes]) -> None:
         self._dir = tempfile.mkdtemp(prefix=f"{ZYGOTE_PREFIX}{os.getpid()}-")
         home = Path(self._dir, "home")
+        home.mkdir()
         for name, data in home_files.items():
             (home / name).parent.mkdir(parents=True, exist_ok=True)
             (home / name).write_bytes(data)
