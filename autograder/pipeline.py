@@ -34,7 +34,8 @@ log = logging.getLogger("autograder")
 PACKAGE = Path(__file__).resolve().parent
 # The modules whose code decides a grade: a change to any of them regrades everything.
 GRADING_MODULES = ("cases", "diagnose", "execute", "feedback", "harness", "reference", "sandbox",
-                   "settings", "submission", "tampering", "tasks", "verifier", "verify", "worker")
+                   "settings", "submission", "tampering", "tasks", "verifier", "verify", "worker",
+                   "zygote")
 
 
 class CourseError(Exception):

@@ -35,6 +35,7 @@ KERNEL_NAME = "autograder-sandbox"
 SCRATCH_IN_SANDBOX = "/home/student"
 GRADING_IN_SANDBOX = "/autograder"
 PR_SET_PDEATHSIG = 1
+ZYGOTE_PREFIX = "autograder-zygote-"    # kernel template directories: + the grading pid + "-"
 
 
 @dataclass
@@ -248,8 +249,8 @@ def sweep_stale() -> list[str]:
         if owner and line.startswith("tmpfs ") and not Path(f"/proc/{owner.group(1)}").exists():
             subprocess.run(["umount", "-l", mount], check=False)
             removed.append(mount)
-    for template in Path(tempfile.gettempdir()).glob("autograder-zygote-*"):
-        owner = re.match(r"autograder-zygote-(\d+)-", template.name)
+    for template in Path(tempfile.gettempdir()).glob(f"{ZYGOTE_PREFIX}*"):
+        owner = re.match(rf"{ZYGOTE_PREFIX}(\d+)-", template.name)
         if owner and not Path(f"/proc/{owner.group(1)}").exists():
             shutil.rmtree(template, ignore_errors=True)
             removed.append(str(template))

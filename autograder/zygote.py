@@ -24,11 +24,12 @@ restarts it for a grading process.
 """
 from __future__ import annotations
 
-import atexit
 import ctypes
 import importlib
 import json
+import select
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,24 +39,23 @@ import threading
 import traceback
 from pathlib import Path
 
-from .sandbox import (GRADING_IN_SANDBOX, SCRATCH_IN_SANDBOX, SandboxSpec, join_cgroups,
-                      kernel_env, set_rlimits)
+from .sandbox import (GRADING_IN_SANDBOX, SCRATCH_IN_SANDBOX, ZYGOTE_PREFIX, SandboxSpec,
+                      join_cgroups, kernel_env, set_rlimits)
 
 PR_SET_NO_NEW_PRIVS = 38
-ZYGOTE_PREFIX = "autograder-zygote-"     # + the grading process's pid
 NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt")   # mnt last: it moves our root
 
 
 class Zygote:
     """The template of one grading process: started on first use, restarted if it died
-    or if the modules to preload changed."""
+    or if the modules to preload changed. It exits, and removes its directory, when the
+    grading process exits (however it ends)."""
 
     def __init__(self):
         self._proc: subprocess.Popen | None = None
         self._preload: tuple[str, ...] = ()
         self._dir = ""
         self._lock = threading.Lock()      # a Dask worker may grade in several threads
-        atexit.register(self.stop)
 
     def address(self, preload: tuple[str, ...], home_files: dict[str, bytes]) -> str:
         with self._lock:
@@ -65,6 +65,8 @@ class Zygote:
             return f"{self._dir}/zygote.sock"
 
     def _start(self, preload: tuple[str, ...], home_files: dict[str, bytes]) -> None:
+        # Named after this process, so that a later run's sweep (sandbox.sweep_stale)
+        # removes it if it outlives us after a kill -9.
         self._dir = tempfile.mkdtemp(prefix=f"{ZYGOTE_PREFIX}{os.getpid()}-")
         home = Path(self._dir, "home")
         home.mkdir()
@@ -74,13 +76,13 @@ class Zygote:
         # The template sees the kernels' home at the kernels' path (matplotlib remembers its
         # config directory from import time), on a view of the host that hides /home.
         argv = ["bwrap", "--dev-bind", "/", "/", "--tmpfs", "/home",
-                "--bind", str(home), SCRATCH_IN_SANDBOX, "--die-with-parent",
-                "--chdir", SCRATCH_IN_SANDBOX, "--",
+                "--bind", str(home), SCRATCH_IN_SANDBOX, "--chdir", SCRATCH_IN_SANDBOX, "--",
                 sys.executable, "-m", "autograder.zygote", f"{self._dir}/zygote.sock", *preload]
         env = kernel_env(SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX)
         env["PYTHONPATH"] += os.pathsep + str(Path(__file__).resolve().parent.parent)
         log = open(f"{self._dir}/zygote.log", "wb")
-        self._proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+        # Its standard input is a pipe only this process holds: closed, the template exits.
+        self._proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=log)
         log.close()
         self._preload = preload
@@ -91,11 +93,15 @@ class Zygote:
 
     def stop(self) -> None:
         if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
             self._proc = None
         if self._dir:
-            subprocess.run(["rm", "-rf", self._dir], check=False)
+            shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = ""
 
 
@@ -112,23 +118,24 @@ def request_kernel(address: str, spec_path: str, target_pid: int, connection_fil
 
 
 def serve(address: str, preload: list[str]) -> None:
+    """Import, then fork a kernel per connection until standard input closes (the grading
+    process stopped us, or exited however it ended); then remove the template's directory."""
     import ipykernel.kernelapp  # noqa: F401  (the point: imported once, here)
     for name in preload:
         importlib.import_module(name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(16)
-    listener.settimeout(0.5)
     # Forked children report to their launcher; nobody waits for them here.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    parent = os.getppid()
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    while os.getppid() == parent:      # bubblewrap, and with it the grading process, alive
-        try:
-            conn, _ = listener.accept()
-        except socket.timeout:
-            continue
+    while True:
+        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in ready:
+            shutil.rmtree(Path(address).parent, ignore_errors=True)
+            return
+        conn, _ = listener.accept()
         # The request is read after the fork: the template never holds a submission's data.
         if os.fork() == 0:
             try:

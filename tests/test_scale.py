@@ -4,6 +4,7 @@ give the same grades. Each test grades a small class with the real pipeline."""
 from __future__ import annotations
 
 import csv
+import glob
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder import demo
+from autograder.sandbox import ZYGOTE_PREFIX
 from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
 from conftest import REPO, sandbox_processes
 
@@ -88,6 +90,18 @@ def _recorded(course: Path) -> dict[str, str]:
         return {}
 
 
+def _processes_mentioning(texts: list[str]) -> list[str]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if any(t in cmdline for t in texts):
+            found.append(f"{proc.name}: {cmdline[:120]}")
+    return found
+
+
 def test_run_killed_half_way_resumes_without_loss_or_repeats(serial, tmp_path):
     course = small_course(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "--course",
@@ -96,13 +110,17 @@ def test_run_killed_half_way_resumes_without_loss_or_repeats(serial, tmp_path):
     deadline = time.monotonic() + 600
     while len(_recorded(course)) < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
+    workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    templates = [f"{tempfile.gettempdir()}/{ZYGOTE_PREFIX}{w}-" for w in workers]
     os.killpg(proc.pid, signal.SIGKILL)     # like a power cut: coordinator and workers
     proc.wait()
-    # The sandboxes (kernels run in sessions of their own) must die with their workers.
+    # The sandboxes (kernels run in sessions of their own) and the workers' kernel
+    # templates must die with their workers.
     deadline = time.monotonic() + 10
-    while sandbox_processes(STUDENTS) and time.monotonic() < deadline:
+    while (sandbox_processes(STUDENTS) or _processes_mentioning(templates)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [p for p in sandbox_processes(STUDENTS) if not p.startswith("cgroup")]
+    assert _processes_mentioning(templates) == []
     before = _recorded(course)
     assert 3 <= len(before) < len(STUDENTS) + 1, "the kill must land half-way"
     rerun = grade(course, "--jobs", "2")
@@ -112,6 +130,7 @@ def test_run_killed_half_way_resumes_without_loss_or_repeats(serial, tmp_path):
     assert f"graded {len(serial) - len(before)} submissions ({len(before)} unchanged)" in rerun.stdout
     assert grades(course) == serial
     assert sandbox_processes(STUDENTS) == []    # the re-run swept the stale cgroups
+    assert not [d for t in templates for d in glob.glob(t + "*")]     # and template dirs
 
 
 def test_dask_cluster_gives_the_same_grades(serial, tmp_path):
