@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +27,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     logging.getLogger("autograder.nbgrader").setLevel(logging.CRITICAL)
+    # nbgrader's Gradebook.add_submission trips SQLAlchemy 2's autoflush warning on every
+    # new submission (it adds the object itself right after): noise, once per student.
+    warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w+> not in session",
+                            module="nbgrader")
     if args.command == "grade":
         from .pipeline import CourseError, grade_course
         try:

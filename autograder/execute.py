@@ -67,6 +67,11 @@ def matplotlib_font_cache() -> dict[str, bytes]:
     return {f".matplotlib/{name}": path.read_bytes()} if path.exists() else {}
 
 
+def start_kernel_template(preload) -> str:
+    """The address of this grading process's kernel template (started if needed)."""
+    return ZYGOTE.address(tuple(preload), matplotlib_font_cache())
+
+
 @lru_cache(maxsize=4)
 def caseset_for(seed: int) -> CaseSet:
     """Cases, inputs and the reference's expected outputs: computed once per process."""
@@ -97,8 +102,7 @@ class SandboxedExecute(Execute):
                                 name=re.sub(r"[^\w.-]", "_", student)[:60]
                                 + f"-{os.getpid()}-{time.time_ns()}")
         if self._sandbox.isolate:
-            self._sandbox.spec.zygote = ZYGOTE.address(tuple(settings.kernel_preload),
-                                                       matplotlib_font_cache())
+            self._sandbox.spec.zygote = start_kernel_template(settings.kernel_preload)
         self._sandbox.create(helpers, {"autograder_harness.py": HARNESS.read_bytes()})
         caseset.write_kernel_inputs(self._sandbox.spec.grading_dir)
         self._settings = settings

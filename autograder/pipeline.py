@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 
 from .records import ResultStore
-from .sandbox import missing_protections, sweep_stale
+from .sandbox import can_isolate, missing_protections, sweep_stale
 from .settings import Grading
 from .tasks import ASSIGNMENT
 from .worker import NOT_GRADED, Bundle, Job, Result, capturing_log, grade, load_config
@@ -149,21 +150,39 @@ def discover(course: Path, max_bytes: int, fingerprint: str) -> list[Job]:
     return jobs
 
 
+def longest_first(jobs: list[Job], previous: dict[str, dict]) -> list[Job]:
+    """``jobs`` ordered by how long each student's submission took to grade last time,
+    longest first (a submission never graded counts as the median): a slow submission
+    started last would keep one worker busy alone at the end of the run."""
+    known = [previous[j.student_id]["seconds"] for j in jobs if j.student_id in previous]
+    typical = statistics.median(known) if known else 0.0
+    return sorted(jobs, key=lambda j: -previous[j.student_id]["seconds"]
+                  if j.student_id in previous else -typical)
+
+
 def _init_worker() -> None:
     logging.getLogger("autograder.nbgrader").setLevel(logging.CRITICAL)
     from . import execute  # noqa: F401  (imports, once per worker process)
 
 
-def _warm_up() -> None:
-    """Nothing: submitting it starts a worker process (and its imports) early."""
+def _warm_up(kernel_preload: tuple[str, ...]) -> None:
+    """Submitting it starts a worker process (its imports and its kernel template) early."""
+    from .execute import start_kernel_template
+    if can_isolate():
+        start_kernel_template(kernel_preload)
 
 
-def start_pool(n: int) -> ProcessPoolExecutor:
-    """A pool of ``n`` grading processes, started now so their imports overlap ``prepare``."""
+def start_pool(n: int, kernel_preload: tuple[str, ...]) -> ProcessPoolExecutor:
+    """A pool of ``n`` grading processes, started now so their start-up overlaps ``prepare``."""
     pool = ProcessPoolExecutor(max_workers=n, initializer=_init_worker)
     for _ in range(n):
-        pool.submit(_warm_up)
+        pool.submit(_warm_up, kernel_preload)
     return pool
+
+
+def _kernel_preload(course: Path) -> tuple[str, ...]:
+    config = course / "nbgrader_config.py"
+    return tuple(Grading(config=load_config(config.read_text()) if config.exists() else None).kernel_preload)
 
 
 def run_local(jobs: list[Job], bundle: Bundle, pool: ProcessPoolExecutor) -> Iterator[Result]:
@@ -238,7 +257,7 @@ def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
         log.warning("sandbox: %s", w)
     for stale in sweep_stale():
         log.info("removed %s, left by a grading run that was killed", stale)
-    pool = None if scheduler else start_pool(jobs or os.cpu_count() or 1)
+    pool = None if scheduler else start_pool(jobs or os.cpu_count() or 1, _kernel_preload(course))
     try:
         bundle, config = prepare(course)
         settings = Grading(config=config)
@@ -251,7 +270,7 @@ def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
             skipped = [j for j in todo if not force and j.student_id in previous
                        and previous[j.student_id]["digest"] == j.digest
                        and previous[j.student_id]["final"]]
-            todo = [j for j in todo if j not in skipped]
+            todo = longest_first([j for j in todo if j not in skipped], previous)
             if skipped:
                 log.info("%d submissions unchanged since they were graded (use --force to "
                          "regrade them)", len(skipped))

@@ -52,6 +52,11 @@ def _root() -> bool:
     return os.geteuid() == 0
 
 
+def can_isolate() -> bool:
+    """Whether kernels run in bubblewrap (root and bubblewrap present)."""
+    return _root() and bool(shutil.which("bwrap"))
+
+
 def _cgroup(controller: str) -> Path | None:
     base = CGROUP_ROOT / controller
     return base if _root() and (base / "cgroup.procs").exists() else None
@@ -101,7 +106,7 @@ class Sandbox:
     def __init__(self, base: Path, uid: int, limits: Limits, name: str):
         self.base = base
         self.name = name
-        self.isolate = _root() and bool(shutil.which("bwrap"))
+        self.isolate = can_isolate()
         self.spec = SandboxSpec(str(base / "scratch"), str(base / "grading"),
                                 str(base / "runtime"), uid, limits, isolate=self.isolate,
                                 owner_pid=os.getpid())

@@ -82,6 +82,17 @@ def test_rerun_on_unchanged_submissions_gives_identical_grades(serial, tmp_path)
     assert grades(course) == serial
 
 
+def test_slowest_submissions_are_graded_first_by_their_last_duration():
+    from autograder.pipeline import longest_first
+    from autograder.worker import Job
+    jobs = [Job(sid, {}, "d") for sid in ("a", "b", "new", "c", "d")]
+    previous = {"a": {"seconds": 3.0}, "b": {"seconds": 64.0}, "c": {"seconds": 2.0},
+                "d": {"seconds": 4.0}, "gone": {"seconds": 999.0}}
+    # Never graded counts as the median of the others (3.5 s): after "d" (4 s), before "a".
+    assert [j.student_id for j in longest_first(jobs, previous)] == ["b", "d", "new", "a", "c"]
+    assert [j.student_id for j in longest_first(jobs, {})] == ["a", "b", "new", "c", "d"]
+
+
 def _recorded(course: Path) -> dict[str, str]:
     try:
         db = sqlite3.connect(course / "gradebook.db", timeout=30)
