@@ -305,20 +305,20 @@ def _bwrap_argv(spec: SandboxSpec) -> list[str]:
         for i in range(2, len(parts)):
             argv += ["--perms", "0755", "--dir", str(Path(*parts[:i]))]
         argv += [kind, src, dest]
-    argv += ["--chdir", SCRATCH_IN_SANDBOX, "--clearenv"]
-    for key, value in kernel_env(SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX).items():
-        argv += ["--setenv", key, value]
-    return argv
+    # Only the placeholder runs under bubblewrap itself; the kernel's environment and
+    # working directory are set by the kernel template (zygote.py).
+    return argv + ["--clearenv"]
 
 
-def set_rlimits(limits: Limits, memory_by_cgroup: bool) -> None:
+def set_rlimits(spec: SandboxSpec) -> None:
+    limits = spec.limits
     for res, value in ((resource.RLIMIT_CPU, limits.cpu_seconds),
                        (resource.RLIMIT_FSIZE, limits.file_bytes),
                        (resource.RLIMIT_NOFILE, limits.open_files),
                        (resource.RLIMIT_NPROC, limits.processes * 4),
                        (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(res, (value, value))
-    if not memory_by_cgroup:
+    if not any("/memory/" in c for c in spec.cgroups):   # no memory cgroup: address space
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
 
 
@@ -342,7 +342,7 @@ def main(argv: list[str]) -> None:
         # The grading process died before the line above took effect (we are an orphan):
         # no one would ever stop this kernel.
         sys.exit("the grading process is gone")
-    set_rlimits(spec.limits, any("memory" in c for c in spec.cgroups))
+    set_rlimits(spec)
     if not spec.isolate:
         _write_kernel_pids(spec_path, [os.getpid()])
         os.chdir(spec.scratch)
@@ -361,7 +361,7 @@ def _run_forked_kernel(spec: SandboxSpec, spec_path: str, connection_file: str, 
     ready_r, ready_w = os.pipe()
     # The placeholder says "ready" once bubblewrap has finished building the sandbox.
     holder = subprocess.Popen(_bwrap_argv(spec) + ["--info-fd", str(info_w), "--",
-                                                  "/bin/sh", "-c", "echo ready; exec sleep infinity"],
+                                                  "/bin/sh", "-c", "echo ready; exec /bin/sleep infinity"],
                               pass_fds=[info_w], stdin=subprocess.DEVNULL, stdout=ready_w)
     os.close(info_w)
     os.close(ready_w)

@@ -44,7 +44,6 @@ class Verifier:
         self._sock.bind(socket_path)
         os.chmod(socket_path, 0o666)
         self._sock.listen(8)
-        self._sock.settimeout(0.2)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -55,7 +54,7 @@ class Verifier:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         try:
-            self._sock.shutdown(socket.SHUT_RDWR)    # wakes a waiting accept() now
+            self._sock.shutdown(socket.SHUT_RDWR)    # wakes the waiting accept()
         except OSError:
             pass
         self._thread.join()
@@ -65,8 +64,6 @@ class Verifier:
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
             except OSError:
                 if self._stop.is_set():     # shut down by __exit__
                     break

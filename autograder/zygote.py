@@ -156,7 +156,7 @@ def _forker(conn: socket.socket) -> None:
     request = json.loads(conn.makefile("rb").readline())
     spec = SandboxSpec.read(request["spec"])
     join_cgroups(spec)
-    set_rlimits(spec.limits, any("memory" in c for c in spec.cgroups))
+    set_rlimits(spec)
     log = os.open(Path(request["spec"]).with_name("kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
