@@ -21,6 +21,16 @@ c.Grading.submission_seconds = 240      # wall clock for one whole notebook
 c.Grading.max_output_bytes = 2**20      # output kept per cell
 c.Grading.max_notebook_bytes = 20 * 2**20
 
+# What flags a submission for tampering (see README, "How flags are decided"). The lists
+# have defaults in autograder/tampering.py; extend or trim them here, e.g.
+# c.TamperingScan.modules.append("requests_html") or c.TamperingScan.allowed_magics.append("env").
+# A library that would do a naive task's work is flagged as its own kind, per assignment.
+c.TamperingScan.work_libraries = {
+    "conv_layers": ["scipy.signal", "scipy.ndimage", "scipy.fft", "numpy.convolve",
+                    "numpy.correlate", "torch", "tensorflow", "keras", "jax", "skimage",
+                    "cv2", "theano", "chainer", "mxnet"],
+}
+
 # Per-cell wall-clock limit; a cell over it is interrupted (or its kernel killed).
 c.Execute.timeout = 10
 

@@ -29,7 +29,7 @@ from .records import ResultStore
 from .sandbox import can_isolate, missing_protections, sweep_stale
 from .settings import Grading
 from .tasks import ASSIGNMENT
-from .worker import NOT_GRADED, Bundle, Job, Result, capturing_log, grade, load_config
+from .worker import NOT_GRADED, Bundle, Job, Result, capturing_log, grade, load_config, one_line
 
 log = logging.getLogger("autograder")
 PACKAGE = Path(__file__).resolve().parent
@@ -194,7 +194,7 @@ def run_local(jobs: list[Job], bundle: Bundle, pool: ProcessPoolExecutor) -> Ite
                 yield fut.result()
             except Exception as exc:  # a worker process died: only this student is affected
                 yield Result(job.student_id, job.digest, NOT_GRADED,
-                             [f"the grading worker failed: {type(exc).__name__}: {exc}"],
+                             [one_line(f"the grading worker failed: {type(exc).__name__}: {exc}")],
                              final=False)
 
 
@@ -210,7 +210,7 @@ def run_dask(jobs: list[Job], bundle: Bundle, address: str) -> Iterator[Result]:
                 yield fut.result()
             except Exception as exc:
                 yield Result(job.student_id, job.digest, NOT_GRADED,
-                             [f"the Dask worker failed: {type(exc).__name__}: {exc}"],
+                             [one_line(f"the Dask worker failed: {type(exc).__name__}: {exc}")],
                              final=False)
 
 
@@ -278,6 +278,8 @@ def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
             results = run_dask(todo, bundle, scheduler) if scheduler else run_local(todo, bundle, pool)
             for result in results if todo else ():
                 store.record(result)
+                if result.log:
+                    log.error("grading %s: %s", result.student_id, result.log.rstrip())
                 progress.update(result)
     finally:
         if pool is not None:

@@ -36,8 +36,6 @@ class Grading(Configurable):
                           "kernel template imports once per grading process, so that each "
                           "student's kernel (a fresh fork of the template) starts with them "
                           "imported. Only modules whose import runs no course code.").tag(config=True)
-    suspicious_names = List(Unicode(), help="Names whose use in student code flags the "
-                            "submission for a human look (tampering APIs).").tag(config=True)
 
     def limits(self) -> Limits:
         return Limits(self.memory_bytes, self.cpu_seconds, self.processes, self.file_bytes,

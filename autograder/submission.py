@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import nbformat
 from nbformat import NotebookNode
 
+from .tampering import StudentCell
+
 
 class SubmissionError(Exception):
     """The submission cannot be graded; the message says why, for the student."""
@@ -64,21 +66,72 @@ def read_notebook(files: dict[str, bytes], notebook: str, max_bytes: int) -> Sub
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SubmissionError(f"{name} is not UTF-8 text (invalid byte at offset {exc.start})") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SubmissionError(f"{name} is not valid JSON (line {exc.lineno}, column "
-                              f"{exc.colno}: {exc.msg}); the file is damaged") from None
+    if not text.strip():
+        raise SubmissionError(f"{name} is empty")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+        notes.append(f"{name} starts with a byte-order mark, which was ignored")
+    raw = _parse_json(name, text)
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise SubmissionError(f"{name} is JSON but not a Jupyter notebook")
     version = raw.get("nbformat")
+    if version == 4:
+        _check_cells(name, raw["cells"])
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types for bad notebooks
-        raise SubmissionError(f"{name} is not a readable Jupyter notebook: {exc}") from None
+        raise SubmissionError(f"{name} is not a readable Jupyter notebook ({type(exc).__name__}: "
+                              f"{_first_line(exc)})") from None
+    _check_cells(name, nb.cells)
     if version != 4:
         notes.append(f"converted from nbformat {version} to 4")
     return Submission(nb, notes)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:160]
+
+
+def _parse_json(name: str, text: str) -> object:
+    """The JSON value of ``text``; a damaged file raises SubmissionError saying how."""
+    damaged = f"{name} is damaged and cannot be graded"
+    try:
+        raw = json.loads(text)
+        # Escapes such as "\\ud800" decode to text that cannot be written back as UTF-8.
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(f"{name} is not valid JSON (line {exc.lineno}, column "
+                              f"{exc.colno}: {exc.msg}); the file is damaged") from None
+    except RecursionError:
+        raise SubmissionError(f"{damaged}: its JSON is nested too deeply to be a notebook") from None
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end].encode("unicode_escape").decode()
+        raise SubmissionError(f"{damaged}: it holds an escaped character that is not valid "
+                              f"Unicode ({bad})") from None
+    except ValueError as exc:   # e.g. an integer of more digits than Python converts
+        what = "a number in it is too long" if "digits" in str(exc) else _first_line(exc)
+        raise SubmissionError(f"{damaged}: {what}") from None
+    return raw
+
+
+_CELL_TYPES = ("code", "markdown", "raw")
+
+
+def _check_cells(name: str, cells: object) -> None:
+    """Raise SubmissionError unless every cell has the shape grading relies on."""
+    if not isinstance(cells, list):
+        raise SubmissionError(f"{name} is damaged and cannot be graded: its cells are not a list")
+    for i, cell in enumerate(cells, 1):
+        source = cell.get("source", "") if isinstance(cell, dict) else None
+        problem = (
+            "is not a JSON object" if not isinstance(cell, dict) else
+            "has no valid cell_type" if cell.get("cell_type") not in _CELL_TYPES else
+            "has a source that is not text" if not (isinstance(source, str) or (
+                isinstance(source, list) and all(isinstance(s, str) for s in source))) else
+            "has metadata that is not a JSON object"
+            if not isinstance(cell.get("metadata", {}), dict) else "")
+        if problem:
+            raise SubmissionError(f"{name} is damaged and cannot be graded: cell {i} {problem}")
 
 
 _DEF = re.compile(r"^def\s+(\w+)\s*\(", re.MULTILINE)
@@ -144,7 +197,16 @@ def rebuild(sub: Submission, release: NotebookNode) -> Submission:
     return Submission(nb, notes)
 
 
-def student_cells(nb: NotebookNode, release: NotebookNode) -> list[str]:
-    """The code cells the student wrote or kept: all but the release's locked cells."""
+def student_cells(nb: NotebookNode, release: NotebookNode) -> list[StudentCell]:
+    """The code cells the student wrote or kept: all but the release's locked cells, each
+    labelled by its answer's grade_id or by the answer it follows."""
     locked = {c.source for c in release.cells if _meta(c).get("locked")}
-    return [c.source for c in nb.cells if c.cell_type == "code" and c.source not in locked]
+    cells, last = [], None
+    for c in nb.cells:
+        if c.cell_type != "code" or c.source in locked:
+            continue
+        gid = _meta(c).get("grade_id") if _meta(c).get("solution") else None
+        last = gid or last
+        label = gid or (f"own cell after {last}" if last else "own cell before the first answer")
+        cells.append(StudentCell(label, c.source))
+    return cells

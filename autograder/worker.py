@@ -26,7 +26,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from . import submission as subm
 from .settings import Grading
-from .tampering import DEFAULT_SUSPICIOUS, scan
+from .tampering import LIBRARY, TAMPERING, TamperingScan
 from .tasks import ASSIGNMENT, NOTEBOOK, TASKS
 from .verify import TaskVerdict
 
@@ -68,6 +68,7 @@ class Result:
     # A "not graded" caused by the submission itself (damaged file, no notebook): grading it
     # again gives the same answer. Otherwise (an infrastructure failure) a re-run retries.
     final: bool = True
+    log: str = ""      # details of an internal error, for the grading log only
 
     @property
     def total(self) -> float:
@@ -118,13 +119,21 @@ def grade(job: Job, bundle: Bundle) -> Result:
         result = _grade(job, bundle, tmp)
     except Exception as exc:  # an unexpected failure costs only this student
         result = Result(job.student_id, job.digest, NOT_GRADED,
-                        [f"internal grading error: {type(exc).__name__}: {exc}"],
-                        notes=[traceback.format_exc(limit=3)], final=False)
+                        [f"internal grading error ({type(exc).__name__}); the details are in "
+                         "the grading log"], final=False, log=traceback.format_exc())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    # Reasons and notes are shown to students and TAs as single lines.
+    result.reasons = [one_line(r) for r in result.reasons]
+    result.notes = [one_line(n) for n in result.notes]
     result.seconds = round(time.monotonic() - start, 3)
     result.timestamp = job.timestamp
     return result
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
@@ -135,16 +144,21 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     settings = Grading(config=config)
     release_nb = nbformat.reads(bundle.release[f"{NOTEBOOK}.ipynb"].decode(), as_version=4)
     try:
-        sub = subm.read_notebook(job.files, NOTEBOOK, settings.max_notebook_bytes)
+        sub = subm.rebuild(subm.read_notebook(job.files, NOTEBOOK, settings.max_notebook_bytes),
+                           release_nb)
+        graded = nbformat.writes(sub.notebook)
     except subm.SubmissionError as exc:
         return Result(job.student_id, job.digest, NOT_GRADED, [str(exc)])
-    sub = subm.rebuild(sub, release_nb)
+    except Exception:  # damage the checks of read_notebook do not know: the same every time
+        return Result(job.student_id, job.digest, NOT_GRADED,
+                      [f"{NOTEBOOK}.ipynb is damaged in a way the grader cannot repair; open "
+                       "it in Jupyter, save it and resubmit"], log=traceback.format_exc())
     write_tree(course / "source" / ASSIGNMENT, bundle.source)
     write_tree(course / "assignments" / ASSIGNMENT, bundle.release)
     (course / "gradebook.db").write_bytes(bundle.gradebook_template)
     submitted = course / "submitted" / job.student_id / ASSIGNMENT
     submitted.mkdir(parents=True)
-    nbformat.write(sub.notebook, str(submitted / f"{NOTEBOOK}.ipynb"))
+    (submitted / f"{NOTEBOOK}.ipynb").write_text(graded, encoding="utf-8")
     if job.timestamp:
         (submitted / "timestamp.txt").write_text(job.timestamp)
 
@@ -171,10 +185,10 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     in_kernel = record["in_kernel"]
 
     reasons = []
-    found = scan(subm.student_cells(sub.notebook, release_nb),
-                 tuple(settings.suspicious_names) or DEFAULT_SUSPICIOUS)
-    if found:
-        reasons.append("tampering APIs used: " + "; ".join(found))
+    found = TamperingScan(config=config).scan(subm.student_cells(sub.notebook, release_nb),
+                                              ASSIGNMENT)
+    heads = {TAMPERING: "tampering", LIBRARY: "a library does the work"}
+    reasons += [f"{heads[f.kind]}: {f}" for f in found]
     if record["problem"]:
         reasons.append(record["problem"])
     reasons += [e for e in record["events"] if e not in record["problem"]]

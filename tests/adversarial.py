@@ -134,7 +134,7 @@ ATTACKS: list[Attack] = [
         import os
         if os.environ.get("NBGRADER_EXECUTION"):
             print("grading now")''')]),
-    Attack("read_instructor_files", STUB, "flagged", "tampering APIs used", ZERO, first=[PROBE],
+    Attack("read_instructor_files", STUB, "flagged", "tampering: mentions `/autograder`", ZERO, first=[PROBE],
            forbidden=("LEAKED",)),
     Attack("write_gradebook_and_outside", STUB, "flagged", "gradebook", ZERO, first=[WRITER],
            forbidden=("LEAKED",)),
@@ -254,6 +254,12 @@ def _good_bytes(release_nb: Path) -> bytes:
     return nbformat.writes(build(Attack("x", GOOD, "ok"), release_nb)).encode()
 
 
+def _edited_json(release_nb: Path, edit: Callable[[dict], None]) -> bytes:
+    nb = json.loads(_good_bytes(release_nb))
+    edit(nb)
+    return json.dumps(nb).encode()
+
+
 ATTACKS += [
     Attack("bad_invalid_json", None, "not graded", "not valid JSON",
            raw=lambda r: {"conv_layers.ipynb": b'{"cells": [ {"cell_type": oops'}),
@@ -273,6 +279,32 @@ ATTACKS += [
            raw=lambda r: {"conv_layers.ipynb": _good_bytes(r).replace(
                b'"cells": [', b'"cells": [{"cell_type": "raw", "metadata": {}, "source": "'
                + b"x" * (21 * 2**20) + b'"},', 1)}),
+    # Damaged files of every kind: not graded, final, with a one-line reason.
+    Attack("bad_nested_deep", None, "not graded", "nested too deeply",
+           raw=lambda r: {"conv_layers.ipynb": b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"}),
+    Attack("bad_binary_garbage", None, "not graded", "not UTF-8",
+           raw=lambda r: {"conv_layers.ipynb": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64}),
+    Attack("bad_empty_file", None, "not graded", "conv_layers.ipynb is empty",
+           raw=lambda r: {"conv_layers.ipynb": b""}),
+    Attack("bad_number_too_long", None, "not graded", "a number in it is too long",
+           raw=lambda r: {"conv_layers.ipynb": _good_bytes(r).replace(
+               b'"nbformat_minor": 5', b'"nbformat_minor": ' + b"9" * 5000, 1)}),
+    Attack("bad_lone_surrogate", None, "not graded", "not valid Unicode (\\ud800)",
+           raw=lambda r: {"conv_layers.ipynb": _good_bytes(r).replace(b"Inputs", b"In\\ud800puts", 1)}),
+    Attack("bad_cells_not_a_list", None, "not graded", "its cells are not a list",
+           raw=lambda r: {"conv_layers.ipynb": b'{"cells": "oops", "metadata": {}, '
+                                               b'"nbformat": 4, "nbformat_minor": 5}'}),
+    Attack("bad_cell_not_an_object", None, "not graded", "cell 2 is not a JSON object",
+           raw=lambda r: {"conv_layers.ipynb": b'{"cells": [{"cell_type": "code", "source": "", '
+                                               b'"metadata": {}, "outputs": []}, 7], "metadata": {}, '
+                                               b'"nbformat": 4, "nbformat_minor": 5}'}),
+    Attack("bad_source_not_text", None, "not graded", "cell 4 has a source that is not text",
+           raw=lambda r: {"conv_layers.ipynb": _edited_json(r, lambda nb: nb["cells"][3].update(source=[1, 2]))}),
+    Attack("bad_unknown_nbformat", None, "not graded", "not a readable Jupyter notebook",
+           raw=lambda r: {"conv_layers.ipynb": _good_bytes(r).replace(
+               b'"nbformat": 4', b'"nbformat": 99', 1)}),
+    Attack("bad_byte_order_mark", None, "ok", "byte-order mark", FULL,
+           raw=lambda r: {"conv_layers.ipynb": b"\xef\xbb\xbf" + _good_bytes(r)}),
     Attack("bad_cells_shuffled", GOOD, "ok", "", FULL, edit=_shuffle),
     Attack("bad_metadata_stripped", GOOD, "ok", "recognized by its", FULL, edit=_strip_metadata),
     Attack("bad_duplicated_answer", GOOD, "ok", "appears more than once", FULL,

@@ -76,3 +76,30 @@ def test_huge_outputs_are_capped(graded_class):
 
 def test_nothing_left_running(graded_class):
     assert sandbox_processes(graded_class.rows) == []
+
+
+
+@pytest.fixture(scope="module")
+def recorded(graded_class) -> dict[str, dict]:
+    """The grader's own record of every student (reasons, notes, final), from the gradebook."""
+    from autograder.pipeline import db_url_for, load_config
+    from autograder.records import ResultStore
+    course = graded_class.course
+    config = load_config((course / "nbgrader_config.py").read_text())
+    with ResultStore(db_url_for(course, config), course) as store:
+        return store.rows()
+
+
+def test_every_reason_and_note_is_one_line_without_a_traceback(graded_class, recorded):
+    for sid, row in graded_class.rows.items():
+        for field in ("reasons", "notes"):
+            assert "Traceback" not in row[field] and 'File "' not in row[field], (sid, field)
+    for sid, rec in recorded.items():
+        assert all("\n" not in r for r in rec["reasons"] + rec["notes"]), sid
+
+
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if a.raw and a.status == "not graded"],
+                         ids=lambda a: a.sid)
+def test_a_damaged_submission_is_final(recorded, attack):
+    # Final: the next run does not grade it again (test_end_to_end's rerun grades nothing).
+    assert recorded[attack.sid]["final"] is True

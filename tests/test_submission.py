@@ -15,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from autograder.mutants import load_answer_sources
 from autograder.submission import Submission, SubmissionError, read_notebook, rebuild, student_cells
+from autograder.tampering import StudentCell
 from autograder.tasks import NOTEBOOK, TASKS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -430,10 +431,11 @@ class TestStudentCode:
     def test_excludes_locked_release_cells(self, student, release, answers):
         student.cells.insert(4, nbformat.v4.new_code_cell("HELPER = 1"))
         out = do_rebuild(student, release)
-        code = "\n\n".join(student_cells(out.notebook, release))
+        cells = student_cells(out.notebook, release)
+        code = "\n\n".join(c.source for c in cells)
         for name in ANSWER_IDS:
-            assert answers[name] in code
-        assert "HELPER = 1" in code
+            assert StudentCell(name, answers[name]) in cells
+        assert StudentCell("own cell after conv_forward_naive", "HELPER = 1") in cells
         locked = [c for c in release.cells
                   if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")]
         assert locked
@@ -444,9 +446,16 @@ class TestStudentCode:
 
     def test_blank_release_has_only_stubs(self, release):
         stubs = [cell_by_id(release, n).source for n in ANSWER_IDS]
-        assert student_cells(release, release) == stubs
+        assert [c.source for c in student_cells(release, release)] == stubs
 
     def test_markdown_is_not_code(self, release):
         nb = copy.deepcopy(release)
         nb.cells.append(nbformat.v4.new_markdown_cell("import subprocess"))
-        assert "import subprocess" not in "\n".join(student_cells(nb, release))
+        assert "import subprocess" not in "\n".join(c.source for c in student_cells(nb, release))
+
+    def test_own_cells_are_labelled_by_the_answer_they_follow(self, student, release):
+        i = next(i for i, c in enumerate(student.cells) if gid(c) == "conv_backward_naive")
+        student.cells.insert(i + 1, nbformat.v4.new_code_cell("def _helper(a):\n    return a"))
+        cells = student_cells(do_rebuild(student, release).notebook, release)
+        assert StudentCell("own cell after conv_backward_naive",
+                           "def _helper(a):\n    return a") in cells

@@ -1,6 +1,6 @@
-"""Tests for autograder/tampering.py: ``scan`` flags code that reaches for grading
-internals, and stays silent on honest code (a false positive on the solution would flag
-every student).
+"""Tests for autograder/tampering.py: the scan finds evidence that code reaches into the
+grading machinery or the kernel, names the cell and line, and stays silent on the ordinary
+Python honest students write (a false positive on the solution would flag every student).
 """
 from __future__ import annotations
 
@@ -15,16 +15,28 @@ from hypothesis import given, settings, strategies as st
 
 from autograder.mutants import MUTANTS, apply, load_answer_sources
 from autograder.submission import Submission, rebuild, student_cells
-from autograder.tampering import DEFAULT_SUSPICIOUS, scan
+from autograder.tampering import LIBRARY, TAMPERING, Finding, StudentCell, TamperingScan
+from autograder.worker import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_NB = REPO / "source" / "conv_layers" / "conv_layers.ipynb"
 RELEASE_NB = REPO / "assignments" / "conv_layers" / "conv_layers.ipynb"
 _MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.MULTILINE)
+COURSE_RULES = TamperingScan(config=load_config((REPO / "nbgrader_config.py").read_text()))
 
 
-def flagged(findings: list[str], needle: str) -> bool:
-    return any(needle in f for f in findings)
+def findings(code, rules: TamperingScan = COURSE_RULES, label: str = "cell") -> list[Finding]:
+    cells = [code] if isinstance(code, str) else code
+    return rules.scan([StudentCell(label, c) for c in cells], "conv_layers")
+
+
+def scan(code, rules: TamperingScan = COURSE_RULES) -> list[str]:
+    """What was found, without where (``Finding.what``), in scan order."""
+    return [f.what for f in findings(code, rules)]
+
+
+def flagged(found: list[str], needle: str) -> bool:
+    return any(needle in f for f in found)
 
 
 @pytest.fixture(scope="module")
@@ -42,53 +54,71 @@ def answers(raw_answers) -> dict[str, str]:
 FLAGGED = [
     # IPython shell and its hooks
     ("ip = get_ipython()", "uses get_ipython"),
-    ("from IPython import get_ipython\nget_ipython().user_ns", "uses get_ipython"),
-    ("import IPython\nsh = IPython.get_ipython()", "uses get_ipython"),
-    ("get_ipython().events.register('pre_run_cell', hook)", "uses events.register"),
+    ("from IPython import get_ipython\nget_ipython().user_ns", "`get_ipython().user_ns`"),
+    ("import IPython\nsh = IPython.get_ipython()", "uses IPython.get_ipython"),
+    ("get_ipython().events.register('pre_run_cell', hook)", "`get_ipython().events.register`"),
     ("from IPython.core.interactiveshell import InteractiveShell\n"
      "shell = InteractiveShell.instance()\n"
-     "shell.events.register('post_run_cell', hook)", "events.register"),
-    ("from IPython.core.interactiveshell import InteractiveShell\n"
-     "InteractiveShell.instance().input_transformers_post.append(lambda lines: lines)",
-     "input_transformers"),
-    ("get_ipython().ast_transformers.append(Rewriter())", "uses ast_transformers"),
-    ("get_ipython().set_custom_exc((AssertionError,), handler)", "uses set_custom_exc"),
-    ("import sys\nsys.excepthook = lambda *a: None", "uses excepthook"),
-    ("import sys\nsys.displayhook = print", "uses displayhook"),
-    # interpreter internals
-    ("import sys\nsys.modules['numpy'].allclose = ok", "uses sys.modules"),
-    ("import sys\nh = sys.modules.get('autograder_harness')", "uses sys.modules"),
-    ("from sys import modules\nnumpy_module = modules['numpy']", "sys.modules"),
-    ("import builtins\nbuiltins.print = quiet", "uses builtins"),
+     "shell.events.register('post_run_cell', hook)", "uses IPython.core.interactiveshell"),
+    ("get_ipython().ast_transformers.append(Rewriter())", "`get_ipython().ast_transformers.append`"),
+    ("get_ipython().set_custom_exc((AssertionError,), handler)", "`get_ipython().set_custom_exc`"),
+    ("import sys\nsys.excepthook = lambda *a: None", "sys attribute `sys.excepthook`"),
+    ("import sys\nsys.displayhook = print", "sys attribute `sys.displayhook`"),
+    ("from IPython.core import formatters", "uses IPython.core.formatters"),
+    # interpreter internals: writes to sys.modules and builtins, frames, object graph
+    ("import sys\nsys.modules['numpy'] = fake", "writes into sys.modules"),
+    ("import sys\nsys.modules['numpy'].allclose = ok", "numpy attribute"),
+    ("import sys\nsys.modules.get('numpy').allclose = ok", "numpy attribute"),
+    ("import sys\nsys.modules.update({'autograder_harness': fake})", "writes into sys.modules"),
+    ("import sys\nm = sys.modules\nm['numpy'] = fake", "writes into sys.modules"),
+    ("import sys\ndel sys.modules['numpy']", "writes into sys.modules"),
+    ("from sys import modules\nmodules['numpy'] = fake", "writes into sys.modules"),
+    ("import builtins\nbuiltins.print = quiet", "builtins attribute `builtins.print`"),
+    ("import builtins as b\nb.AssertionError = Exception", "builtins attribute `b.AssertionError`"),
+    ("b = __import__('builtins')\nb.len = lambda x: 0", "builtins attribute `b.len`"),
+    ("setattr(__import__('builtins'), 'len', f)", "builtins attribute"),
     ("__builtins__['len'] = lambda x: 0", "uses __builtins__"),
     ("import sys\nf = sys._getframe(1)", "uses sys._getframe"),
+    ("import sys\nsys.settrace(tracer)", "uses sys.settrace"),
     ("import inspect\nframes = inspect.stack()", "uses inspect.stack"),
     ("import gc\nobjs = gc.get_objects()", "uses gc.get_objects"),
-    ("mod = __import__('os')", "uses __import__"),
-    ("import importlib\nimportlib.reload(np)", "uses importlib"),
-    ("exec('x = 1')", "uses exec"),
-    ("y = eval('1 + 1')", "uses eval"),
-    ("g = globals()", "uses globals"),
-    # environment
-    ("import os\nprint(os.environ['NBGRADER_EXECUTION'])", "uses os.environ"),
-    ("import os\nprint(os.environ['NBGRADER_EXECUTION'])", "uses NBGRADER_EXECUTION"),
-    ("import os\ngrading = os.getenv('NBGRADER_EXECUTION')", "uses os.getenv"),
-    ("if 'NBGRADER_EXECUTION' in env:\n    pass", "uses NBGRADER_EXECUTION"),
-    ("from os import environ\nhome = environ['HOME']", "os.environ"),
-    # processes, native code, network
-    ("import subprocess\nsubprocess.run(['ls', '/'])", "uses subprocess"),
-    ("from subprocess import check_output", "uses subprocess"),
+    # code this scan cannot see
+    ("exec(base64.b64decode(blob))", "runs code built at run time (`exec`"),
+    ("eval(compile(src, 'x', 'exec'))", "runs code built at run time"),
+    ("exec('import ctypes')", "imports ctypes"),
+    ("mod = __import__(name)", "imports a module whose name is computed at run time"),
+    ("import importlib\nimportlib.import_module('sub' + 'process')", "computed at run time"),
+    ("import os\ngetattr(os, 'sys' + 'tem')('ls')", "reads an attribute of os by a computed name"),
+    ("import os\ngetattr(os, 'system')('ls')", "uses os.system"),
+    ("__import__('os').system('ls')", "uses os.system"),
+    # grading environment variables and the whole environment
+    ("import os\nprint(os.environ['NBGRADER_EXECUTION'])", "mentions `NBGRADER_EXECUTION`"),
+    ("import os\ngrading = os.getenv('NBGRADER_EXECUTION')", "NBGRADER_EXECUTION"),
+    ("if 'NBGRADER_EXECUTION' in env:\n    pass", "mentions `NBGRADER_EXECUTION`"),
+    ("import os\nprint(os.environ['AUTOGRADER_GRADING_DIR'])", "AUTOGRADER_GRADING_DIR"),
+    ("import os\nprint(dict(os.environ))", "reads the whole environment"),
+    ("import os\nfor k, v in os.environ.items():\n    print(k)", "reads the whole environment"),
+    ("from os import environ\nprint(environ.copy())", "reads the whole environment"),
+    ("import os\nv = os.getenv(name)", "reads the whole environment"),
+    # processes, native code, network, threads, signals
+    ("import subprocess\nsubprocess.run(['ls', '/'])", "imports subprocess"),
+    ("from subprocess import check_output", "imports subprocess"),
     ("import os\nos.system('ls')", "uses os.system"),
+    ("from os import system as run\nrun('ls')", "uses os.system"),
     ("import os\npid = os.fork()", "uses os.fork"),
+    ("import os\nos.execv('/bin/sh', ['sh'])", "uses os.execv"),
     ("import os\nos.kill(1, 9)", "uses os.kill"),
-    ("import ctypes\nctypes.string_at(0)", "uses ctypes"),
-    ("from ctypes import CDLL", "uses ctypes"),
-    ("import socket\ns = socket.socket(socket.AF_UNIX)", "uses socket"),
-    ("import socket as sk", "uses socket"),
-    ("import threading\nthreading.Thread(target=f).start()", "uses threading"),
-    ("import multiprocessing", "uses multiprocessing"),
+    ("import ctypes\nctypes.string_at(0)", "imports ctypes"),
+    ("from ctypes import CDLL", "imports ctypes"),
+    ("import socket\ns = socket.socket(socket.AF_UNIX)", "imports socket"),
+    ("import socket as sk", "imports socket"),
+    ("import urllib.request", "imports urllib.request"),
+    ("import threading\nthreading.Thread(target=f).start()", "imports threading"),
+    ("from concurrent.futures import ThreadPoolExecutor", "imports concurrent"),
+    ("import multiprocessing", "imports multiprocessing"),
     ("import signal\nsignal.signal(signal.SIGALRM, handler)", "uses signal.signal"),
-    # monkeypatching numpy
+    ("import signal\nsignal.alarm(1)", "uses signal.alarm"),
+    # monkeypatching numpy and other modules
     ("import numpy as np\nnp.allclose = lambda *a, **k: True", "`np.allclose` (monkeypatching)"),
     ("import numpy\nnumpy.sum = lambda *a, **k: 0", "`numpy.sum` (monkeypatching)"),
     ("np.testing.assert_allclose = lambda *a, **k: None",
@@ -97,20 +127,29 @@ FLAGGED = [
     ("del np.allclose", "`np.allclose` (monkeypatching)"),
     ("np.pi += 1", "`np.pi` (monkeypatching)"),
     ("np.max, np.min = np.min, np.max", "monkeypatching"),
-    ("setattr(np, 'allclose', lambda *a: True)", "uses setattr"),
+    ("setattr(np, 'allclose', lambda *a: True)", "numpy attribute `numpy.allclose` (monkeypatching)"),
+    ("vars(np)['allclose'] = ok", "numpy attribute"),
+    ("np.__dict__['allclose'] = ok", "numpy attribute"),
+    ("import numpy.testing as npt\nnpt.assert_allclose = ok", "numpy attribute"),
+    ("import os\nos.system = fake", "os attribute `os.system`"),
     # magics and shell escapes
-    ("%load solution.py", "uses IPython magic or shell escape `%load solution.py`"),
-    ("!cat /etc/passwd", "uses IPython magic or shell escape `!cat /etc/passwd`"),
-    ("%%bash\nls /", "uses IPython magic or shell escape `%%bash`"),
-    ("for i in range(3):\n    !ls", "uses IPython magic or shell escape `!ls`"),
-    ("%env NBGRADER_EXECUTION=", "IPython magic"),
-    ("files = !cat cases.json", "shell escape"),
+    ("%load solution.py", "uses IPython magic `%load solution.py`"),
+    ("!cat /etc/passwd", "runs a shell command `!cat /etc/passwd`"),
+    ("%%bash\nls /", "uses IPython magic `%%bash`"),
+    ("%%writefile autograder_harness.py\ndef check(t, ns): return 30", "IPython magic `%%writefile"),
+    ("for i in range(3):\n    !ls", "runs a shell command `!ls`"),
+    ("%env NBGRADER_EXECUTION=", "IPython magic `%env"),
+    ("files = !cat cases.json", "shell command"),
+    ("%%time\nimport ctypes", "imports ctypes"),
+    ("%timeit get_ipython().user_ns", "`get_ipython().user_ns`"),
     # paths and names of the grading machinery
-    ("open('/autograder/cases.json').read()", "uses /autograder"),
-    ("data = open('/srv/autograder/grading/inputs.npz', 'rb')", "uses /autograder"),
-    ("import autograder_harness", "uses autograder_harness"),
+    ("open('/autograder/cases.json').read()", "mentions `/autograder/cases.json`"),
+    ("data = open('/srv/autograder/grading/inputs.npz', 'rb')", "mentions"),
+    ("import autograder_harness", "imports autograder_harness"),
+    ("from autograder import reference", "imports autograder"),
     ("p = 'verifier.sock'", "verifier.sock"),
     ("import os\npath = os.path.join(d, 'verifier.sock')", "verifier.sock"),
+    ("db = 'gradebook.db'", "gradebook"),
 ]
 
 
@@ -118,17 +157,18 @@ class TestFlagged:
     @pytest.mark.parametrize("code, finding", FLAGGED, ids=[re.sub(r"\W+", "_", c[-40:]).strip("_")
                                                              for c, _ in FLAGGED])
     def test_flags(self, code, finding):
-        findings = scan(code)
-        assert flagged(findings, finding), f"{code!r}: {findings}"
+        found = scan(code)
+        assert flagged(found, finding), f"{code!r}: {found}"
+        assert all(f.kind == TAMPERING for f in findings(code))
 
     @pytest.mark.parametrize("code, finding", [
         ("ip = get_ipython()", "uses get_ipython"),
-        ("import sys\nh = sys.modules.get('autograder_harness')", "uses sys.modules"),
-        ("import os\nflag = os.environ.get('NBGRADER_EXECUTION')", "uses os.environ"),
+        ("import sys\nsys.modules['autograder_harness'] = fake", "writes into sys.modules"),
+        ("import os\nflag = os.environ.get('NBGRADER_EXECUTION')", "NBGRADER_EXECUTION"),
         ("import numpy as np\nnp.allclose = lambda *a, **k: True", "`np.allclose` (monkeypatching)"),
-        ("import subprocess\nsubprocess.run(['ls'])", "uses subprocess"),
+        ("import subprocess\nsubprocess.run(['ls'])", "imports subprocess"),
         ("!cat /etc/passwd", "`!cat /etc/passwd`"),
-        ("open('/autograder/cases.json')", "uses /autograder"),
+        ("open('/autograder/cases.json')", "/autograder"),
     ])
     def test_flags_inside_honest_code(self, answers, code, finding):
         # Hidden between honest cells, indented in a function, still found.
@@ -137,23 +177,67 @@ class TestFlagged:
             answers["max_pool_backward_naive"]
         assert flagged(scan(code), finding)
 
-    def test_findings_are_sorted_and_unique(self):
+    def test_names_the_cell_and_line(self, answers):
+        honest = answers["conv_forward_naive"]
+        code = honest + "\n\nimport ctypes\n"
+        found = COURSE_RULES.scan([StudentCell("own cell before the first answer", "x = 1"),
+                                   StudentCell("conv_forward_naive", code)], "conv_layers")
+        line = code.splitlines().index("import ctypes") + 1
+        assert found == [Finding(TAMPERING, "imports ctypes", "conv_forward_naive", line,
+                                 "import ctypes")]
+        assert str(found[0]) == f"imports ctypes (conv_forward_naive, line {line}: `import ctypes`)"
+
+    def test_the_line_of_code_hidden_in_a_cell_magic(self):
+        found = findings("%%time\nx = 1\nimport socket")
+        assert [(f.what, f.line, f.text) for f in found] == [("imports socket", 3, "import socket")]
+
+    def test_first_occurrence_of_each_finding_sorted(self):
         code = "get_ipython()\nget_ipython()\nimport subprocess\nimport ctypes\n!ls\n!ls"
-        findings = scan(code)
-        assert findings == sorted(set(findings))
-        assert findings == ["uses IPython magic or shell escape `!ls`", "uses ctypes",
-                            "uses get_ipython", "uses subprocess"]
+        found = findings(code)
+        assert found == sorted(found)
+        assert [(f.what, f.line) for f in found] == [
+            ("imports ctypes", 4), ("imports subprocess", 3), ("runs a shell command `!ls`", 5),
+            ("uses get_ipython", 1)]
 
-    def test_custom_list(self):
-        code = "import requests\nget_ipython()"
-        assert scan(code, ("requests",)) == ["uses requests"]
-        assert scan(code, ("requests", "get_ipython")) == ["uses get_ipython", "uses requests"]
-        assert scan("import subprocess", ()) == []
+    def test_long_lines_are_clipped(self):
+        (f,) = findings("import ctypes; x = '" + "y" * 500 + "'")
+        assert len(f.text) <= 100
 
-    def test_default_list_covers_the_brief(self):
-        for name in ("get_ipython", "sys.modules", "builtins", "os.environ", "subprocess",
-                     "ctypes", "socket", "NBGRADER_EXECUTION", "verifier.sock", "/autograder"):
-            assert name in DEFAULT_SUSPICIOUS
+    def test_lists_come_from_configuration(self):
+        code = "import requests_html\nget_ipython()"
+        config = load_config("c = get_config()\nc.TamperingScan.modules.append('requests_html')\n"
+                             "c.TamperingScan.calls = []\n")
+        assert scan(code, TamperingScan(config=config)) == ["imports requests_html"]
+        assert scan(code, TamperingScan(modules=[], calls=[])) == []
+        magic = "%env X=1"
+        assert scan(magic) == ["uses IPython magic `%env X=1`"]
+        assert scan(magic, TamperingScan(allowed_magics=["env"])) == []
+
+    def test_the_course_config_sets_this_assignments_libraries(self):
+        assert "scipy.signal" in COURSE_RULES.work_libraries["conv_layers"]
+
+
+class TestLibraryDoingTheWork:
+    @pytest.mark.parametrize("code, library", [
+        ("from scipy import signal\nout = signal.correlate2d(a, k, mode='valid')", "scipy.signal"),
+        ("import scipy.signal\nout = scipy.signal.convolve(a, k[::-1, ::-1])", "scipy.signal"),
+        ("from scipy.ndimage import correlate\nout = correlate(a, k)", "scipy.ndimage"),
+        ("import torch.nn.functional as F\nout = F.conv2d(torch.tensor(x), torch.tensor(w))", "torch"),
+        ("out = np.convolve(row, k[::-1], 'valid')", "numpy.convolve"),
+        ("import tensorflow as tf\nout = tf.nn.max_pool2d(x, 2, 2, 'VALID')", "tensorflow"),
+    ])
+    def test_flagged_as_its_own_kind(self, code, library):
+        (f,) = [f for f in findings(code, label="conv_forward_naive")]
+        assert f.kind == LIBRARY and f.cell == "conv_forward_naive"
+        assert f.what == f"uses {library}, a library that does the task's work"
+
+    def test_an_import_alone_is_not_the_work(self):
+        assert findings("import scipy.signal") == []
+
+    def test_only_for_the_assignment_that_lists_it(self):
+        cells = [StudentCell("conv_forward_naive", "import scipy.signal\nscipy.signal.correlate(a, b)")]
+        assert COURSE_RULES.scan(cells, "another_assignment") == []
+        assert COURSE_RULES.scan(cells, "conv_layers") != []
 
 
 # --------------------------------------------------------------------------- syntax errors
@@ -164,13 +248,21 @@ class TestSyntaxErrors:
     def test_does_not_raise(self, code):
         assert isinstance(scan(code), list)
 
-    def test_suspicious_names_still_found(self):
+    def test_evidence_still_found_line_by_line(self):
         assert "uses get_ipython" in scan("def f(:\n    get_ipython().user_ns")
-        assert "uses subprocess" in scan("import subprocess\nx = (1,")
-        assert "uses /autograder" in scan("open('/autograder/x')\nx = (")
+        assert "imports subprocess" in scan("import subprocess\nx = (1,")
+        assert flagged(scan("open('/autograder/x')\nx = ("), "/autograder")
+        assert flagged(scan("np.allclose = f\nx = ("), "`np.allclose` (monkeypatching)")
+        assert [(f.what, f.line) for f in findings("x = (\nimport ctypes")] == [("imports ctypes", 2)]
+
+    def test_honest_lines_of_an_unparsable_cell(self):
+        code = ("from builtins import range\nimport math\n%matplotlib inline\n"
+                "g = globals()\nx = (")
+        assert scan(code) == []
 
     def test_magic_still_found(self):
         assert flagged(scan("!ls\ndef f(:"), "`!ls`")
+        assert flagged(scan("%load x.py\ndef f(:"), "`%load x.py`")
 
     def test_honest_solution_with_a_syntax_error(self, answers):
         # the demo's syntax_error student
@@ -193,8 +285,9 @@ class TestSyntaxErrors:
 HONEST = [
     "import numpy as np\nout = np.zeros((2, 3))\nout[:] = np.maximum(out, 0)",
     "x_pad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))\ncols = np.einsum('ij,jk->ik', a, b)",
-    "from numpy.lib.stride_tricks import sliding_window_view\nv = sliding_window_view(x, (2, 2))",
-    "np.random.seed(0)\nrng = np.random.default_rng(1)",
+    "from numpy.lib.stride_tricks import sliding_window_view, as_strided\n"
+    "v = sliding_window_view(x, (2, 2))",
+    "np.random.seed(0)\nrng = np.random.default_rng(1)\nnp.set_printoptions(precision=4)",
     "cache = {'x': x}\ncache['x'] = x.copy()\nself.w = w",
     "dx = np.zeros_like(x)\ndx[n, c, hs + a, ws + b] += dout[n, c, i, j]",
     "print('stride', stride, 'pad', pad)\nassert out.shape == (1, 2)",
@@ -206,6 +299,30 @@ HONEST = [
     "total = (i * stride\n         % H)",
     "s = '100% done'\nprint(f'{s}!')",
     "x = 5 % 3\ny = not x != 2",
+    # Python 2 compatibility lines of the CS231n starter code
+    "from builtins import range\nfrom builtins import object\n"
+    "from __future__ import print_function, division\nfrom past.builtins import xrange",
+    "import builtins\nn = builtins.len(x)",
+    # ordinary Python that looks like the machinery's but reaches nothing
+    "def f():\n    return globals()['conv_forward_naive']",
+    "g = globals()\nlocal_names = vars()\nfn = lambda a: a * 2",
+    "setattr(self, 'cache', cache)\nsetattr(layer, name, value)\ngetattr(layer, name)",
+    "exec('x = 1')\ny = eval('1 + 1')",
+    "import importlib\nimportlib.reload(conv_helpers)",
+    "import os\nos.environ['OMP_NUM_THREADS'] = '1'\nhome = os.environ.get('HOME', '/')",
+    "import os\nif 'COLAB_GPU' in os.environ:\n    print('colab')\npath = os.path.join('a', 'b')",
+    "import sys\nsys.path.append('..')\nsys.setrecursionlimit(5000)\nprint(sys.version)",
+    "import sys\nif 'google.colab' in sys.modules:\n    pass",
+    "import gc, time\ngc.collect()\nt0 = time.time()",
+    "from IPython.display import display, HTML, clear_output\ndisplay(HTML('<b>done</b>'))",
+    "from IPython.core.display import Image",
+    "%matplotlib inline\n%load_ext autoreload\n%autoreload 2",
+    "%timeit conv_forward_naive(x, w, b, conv_param)",
+    "%%time\nout, _ = conv_forward_naive(x, w, b, conv_param)",
+    "%config InlineBackend.figure_format = 'retina'",
+    "import scipy.signal  # to compare with my own code, never called",
+    "def signal(x):\n    return x\nsignal(3)",
+    "out.shape = (N, F, H_out, W_out)\nnp.zeros(3).shape\nz = np.zeros(3)\nz[0] = 1",
 ]
 
 
@@ -230,13 +347,13 @@ class TestHonestCode:
             if g in answers:
                 cell.source = answers[g]
         rebuilt = rebuild(Submission(nb), release).notebook
-        code = student_cells(rebuilt, release)
-        assert answers["conv_forward_naive"] in code
-        assert scan(code) == []
+        cells = student_cells(rebuilt, release)
+        assert StudentCell("conv_forward_naive", answers["conv_forward_naive"]) in cells
+        assert COURSE_RULES.scan(cells, "conv_layers") == []
 
     def test_blank_release(self):
         release = nbformat.read(str(RELEASE_NB), as_version=4)
-        assert scan(student_cells(release, release)) == []
+        assert COURSE_RULES.scan(student_cells(release, release), "conv_layers") == []
 
     @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
     def test_honest_mistakes(self, answers, mutant):
@@ -248,9 +365,11 @@ class TestHonestCode:
         assert scan(code) == [], code
 
 
-_SUSPICIOUS_PARTS = {p for s in DEFAULT_SUSPICIOUS for p in re.split(r"[./]", s) if p}
+_RULES = TamperingScan()
+_EVIDENCE_PARTS = {p for s in _RULES.calls + _RULES.modules + _RULES.protected
+                   for p in re.split(r"[./*]", s) if p}
 identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True).filter(
-    lambda s: not keyword.iskeyword(s) and s not in _SUSPICIOUS_PARTS
+    lambda s: not keyword.iskeyword(s) and s not in _EVIDENCE_PARTS
     and s not in {"np", "numpy"})
 
 
