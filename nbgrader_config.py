@@ -35,6 +35,8 @@ c.TamperingScan.work_libraries = {
 c.Execute.timeout = 10
 
 # Student code runs in the sandbox; the hidden tests are scored by the trusted verifier.
+# Last, after everything that reads outputs: the stored notebook shows student output
+# inertly (no script, handler or JavaScript output), and so does every page built from it.
 c.Autograde.autograde_preprocessors = [
     "autograder.execute.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
@@ -43,6 +45,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.inert.SanitizeOutputs",
 ]
 # Deleted test cells come back from the gradebook.
 c.OverwriteCells.add_missing_cells = True
@@ -56,3 +59,10 @@ c.GenerateFeedback.preprocessors = [
 ]
 # The same page as nbconvert's HTMLExporter, with the work every student shares done once.
 c.GenerateFeedback.exporter_class = "autograder.feedback.FeedbackExporter"
+
+# Collecting an LMS's "download all submissions" archive (python -m autograder collect; see
+# README, "Collecting from an LMS"). The defaults:
+# c.Collect.max_entries = 10_000            # more entries in one archive: nothing collected
+# c.Collect.max_file_bytes = 64 * 2**20     # one file, inflated; a larger one is refused
+# c.Collect.max_total_bytes = 2 * 2**30     # all files to collect, inflated; more: nothing collected
+# c.Collect.timezone = "UTC"                # the LMS server's zone, for zip times without a UTC field

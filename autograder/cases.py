@@ -8,7 +8,6 @@ the in-kernel harness (inputs only) and the trusted verifier (inputs and expecte
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,18 +158,31 @@ class CaseSet:
         return self.cases[task][index - 1]
 
     def kernel_view(self) -> tuple[dict, dict[str, np.ndarray]]:
-        """What the in-kernel harness gets: per task the case parameters, and the inputs
-        named "<task>/<index>/<name>"; never expected outputs."""
-        spec = {task: [{"index": c.index, "params": c.params} for c in cases]
-                for task, cases in self.cases.items()}
-        arrays = {f"{task}/{index}/{name}": a
-                  for (task, index), named in self.inputs.items() for name, a in named.items()}
+        """``task_view`` of every task: the specs by task, and all the inputs."""
+        spec, arrays = {}, {}
+        for task in self.cases:
+            spec[task], named = self.task_view(task)
+            arrays |= named
         return spec, arrays
 
-    def write_kernel_inputs(self, directory) -> None:
-        """Write ``kernel_view`` as ``cases.json`` and ``inputs.npz`` into ``directory``."""
-        spec, arrays = self.kernel_view()
-        with open(f"{directory}/cases.json", "w") as fh:
-            json.dump(spec, fh)
-        np.savez(f"{directory}/inputs.npz", **arrays)
+    def task_view(self, task: str) -> tuple[list[dict], dict[str, np.ndarray]]:
+        """What the in-kernel harness gets for one task while its hidden test cell runs:
+        each case's parameters, and its inputs named "<task>/<index>/<name>"; never
+        expected outputs."""
+        spec = [{"index": c.index, "params": c.params} for c in self.cases[task]]
+        arrays = {f"{task}/{c.index}/{name}": a for c in self.cases[task]
+                  for name, a in self.inputs[(task, c.index)].items()}
+        return spec, arrays
 
+    def report_limits(self, task: str) -> dict[str, int]:
+        """The arrays a report for ``task`` may hold, with the most elements each may have:
+        every output, up to 16 times its expected size (a wrong stride or padding changes
+        the shape; the verifier must still see it to name the mistake), and every input as
+        it was after the call."""
+        limits = {}
+        for c in self.cases[task]:
+            for name, want in self.expected[(task, c.index)].items():
+                limits[f"{c.index}/out/{name}"] = 16 * want.size + 256
+            for name, given in self.inputs[(task, c.index)].items():
+                limits[f"{c.index}/after/{name}"] = given.size
+        return limits

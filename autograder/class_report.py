@@ -3,7 +3,8 @@
 Built from the rows of ``report.collect`` without regrading. The page has inline CSS and
 its plots embedded as data URIs, so it still works when copied alone; the plots are also
 written beside it as PNG files. Student ids and reasons are student-controlled text and
-are always escaped.
+are always escaped, and the page's Content-Security-Policy (``inert.POLICY_META``) runs no
+script at all.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .diagnose import MISTAKES
+from .inert import POLICY_META
 from .records import atomic_write
 from .report import StudentRow
 from .tasks import MAX_SCORE, TASKS
@@ -210,7 +212,7 @@ def _html(rows: list[StudentRow], pngs: dict[str, bytes], means, cases, counts) 
     img = {name: f'<img alt="{name}" src="data:image/png;base64,'
                  f'{base64.b64encode(data).decode()}">' for name, data in pngs.items()}
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Class report</title>
+<html lang="en"><head><meta charset="utf-8">{POLICY_META}<title>Class report</title>
 <style>{CSS}</style></head><body>
 <h1>Class report</h1>
 {_summary(rows)}

@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder grade|report|demo``."""
+"""Command line: ``python -m autograder grade|report|collect|demo``."""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +24,14 @@ def main(argv=None) -> None:
     d.add_argument("--jobs", type=int, default=0)
     r = sub.add_parser("report", help="write grades.csv, the LMS CSV and the class report")
     r.add_argument("--course", type=Path, default=REPO)
+    c = sub.add_parser("collect", help="put an LMS's submissions archive into submitted/")
+    c.add_argument("--course", type=Path, default=REPO)
+    c.add_argument("--zip", type=Path, required=True,
+                   help="the LMS's \"download all submissions\" archive")
+    c.add_argument("--lms", choices=["canvas", "moodle"],
+                   help="the archive's format (default: detected)")
+    c.add_argument("--roster", type=Path, help="a roster CSV exported from the LMS")
+    c.add_argument("--assignment", help="assignment id (default: the course's one assignment)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     logging.getLogger("autograder.nbgrader").setLevel(logging.CRITICAL)
@@ -42,6 +50,14 @@ def main(argv=None) -> None:
     elif args.command == "demo":
         from .demo import run
         run(args.course, args.jobs)
+    elif args.command == "collect":
+        from .collect import collect_archive
+        from .pipeline import CourseError
+        try:
+            report = collect_archive(args.course, args.zip, args.lms, args.roster, args.assignment)
+        except CourseError as exc:
+            sys.exit(f"error: {exc}")
+        print("\n".join(report.lines()))
     elif args.command == "report":
         from .pipeline import write_reports
         for path in write_reports(args.course):

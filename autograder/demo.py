@@ -7,28 +7,21 @@ notebook with answer cells filled in, as a student would hand it in.
 from __future__ import annotations
 
 import ast
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import nbformat
 
-from .mutants import MUTANTS, apply, load_answer_sources
+from .mutants import MUTANTS, apply, student_answers
 from .tasks import ASSIGNMENT, NOTEBOOK, TASKS
 
 REPO = Path(__file__).resolve().parent.parent
-_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.MULTILINE)
 
 
-def solution_answers(source_nb: Path) -> dict[str, str]:
-    """The solution's answer cells as a student would write them (no nbgrader markers)."""
-    return {k: _MARKERS.sub("", v) for k, v in load_answer_sources(source_nb).items()}
-
-
-def synthetic_class(source_nb: Path) -> dict[str, dict[str, str] | None]:
-    """student id -> answer sources (None: the blank release)."""
-    good = solution_answers(source_nb)
+def synthetic_class(release_nb: Path) -> dict[str, dict[str, str] | None]:
+    """student id -> answer sources (None: the blank release), written into the release."""
+    good = student_answers(release_nb)
     fwd = "conv_forward_naive"
     students: dict[str, dict[str, str] | None] = {"correct": good}
     for m in MUTANTS:
@@ -79,7 +72,7 @@ def run(course: Path | None = None, jobs: int = 0) -> Path:
     from .report import collect
     from .pipeline import db_url_for, load_config
     course = Path(course or tempfile.mkdtemp(prefix="conv-layers-demo-"))
-    make_course(course, synthetic_class(REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
+    make_course(course, synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
     summary = grade_course(course, jobs)
     config = load_config((course / "nbgrader_config.py").read_text())
     rows = collect(course, db_url_for(course, config))

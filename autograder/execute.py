@@ -83,6 +83,17 @@ def _error(ename: str, evalue: str) -> NotebookNode:
                         traceback=[f"{ename}: {evalue}"])
 
 
+def _unscored(cell) -> None:
+    """A grade cell that is no task's hidden test cell is a public check worth 0 points (it
+    makes ``nbgrader validate`` fail, never the score). nbgrader reads an ``execute_result``
+    in a grade cell as its partial score, and one above 0 points crashes SaveAutoGrades; only
+    student code can put one there (``sys.displayhook``), so it is kept as a display."""
+    for i, out in enumerate(cell.outputs):
+        if out.get("output_type") == "execute_result":
+            cell.outputs[i] = NotebookNode(output_type="display_data", data=out.get("data", {}),
+                                           metadata=out.get("metadata", {}))
+
+
 class SandboxedExecute(Execute):
     work_dir = Unicode("", help="Private directory for this submission's sandbox and "
                                "verification record (set per submission).").tag(config=True)
@@ -104,7 +115,6 @@ class SandboxedExecute(Execute):
         if self._sandbox.isolate:
             self._sandbox.spec.zygote = start_kernel_template(settings.kernel_preload)
         self._sandbox.create(helpers, {"autograder_harness.py": HARNESS.read_bytes()})
-        caseset.write_kernel_inputs(self._sandbox.spec.grading_dir)
         self._settings = settings
         self._configured_timeout = self.timeout
         self._deadline = time.monotonic() + settings.submission_seconds
@@ -112,7 +122,7 @@ class SandboxedExecute(Execute):
         self._out_bytes: dict[int, int] = {}
         record = self._record = {"verdicts": {}, "problem": "", "events": [],
                                  "disagreements": [], "in_kernel": {}, "timeouts": [],
-                                 "strays": [],
+                                 "strays": [], "refused": [],
                                  "missing_protections": missing_protections()}
         try:
             with Verifier(caseset, f"{self._sandbox.spec.grading_dir}/verifier.sock") as verifier:
@@ -121,6 +131,7 @@ class SandboxedExecute(Execute):
                     nb, resources = super().preprocess(nb, resources, km)
                 finally:
                     record["verdicts"] = {k: v.to_dict() for k, v in verifier.verdicts.items()}
+                    record["refused"] = verifier.problems
         except Exception as exc:  # the kernel never started: nothing of the student's ran
             self._problem = self._problem or (f"the kernel could not run: {exc}\n"
                                               f"{self._sandbox.kernel_log()}")
@@ -153,6 +164,7 @@ class SandboxedExecute(Execute):
             return cell, resources
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
         task = TASK_BY_TEST_ID.get(grade_id) if cell.metadata.get("nbgrader", {}).get("grade") else None
+        is_check = task is None and bool(cell.metadata.get("nbgrader", {}).get("grade"))
         self.timeout = max(1, min(self._configured_timeout, math.ceil(self._deadline - time.monotonic())))
         self._verifier.current_task = task.name if task else None
         self._reaper, self._reaped = None, 0
@@ -170,6 +182,8 @@ class SandboxedExecute(Execute):
                     f"cell {grade_id or index} timed out after {self.timeout} s (interrupted)")
             if task:
                 self._settle(task, cell)
+            elif is_check:
+                _unscored(cell)
             return cell, resources
         except DeadKernelError:
             events = self._sandbox.events()
@@ -184,6 +198,8 @@ class SandboxedExecute(Execute):
             if self._reaper is not None:
                 self._reaper.set()
                 self._sandbox.hold_processes(False)
+        if is_check:
+            _unscored(cell)
         cell.outputs.append(_error("KernelError", self._problem))
         if task:
             self._settle(task, cell)

@@ -10,7 +10,9 @@ HTMLExporter renders, minus per-student work that is the same for every student:
 feedback templates are compiled once per process instead of once per student, the syntax
 highlighting of cells every student shares (the release's) is reused, and the
 accessibility pass (alt text for images) is a scan of the ``<img>`` tags instead of parsing
-the whole page into a tree and printing it again.
+the whole page into a tree and printing it again. The page also carries the kit's
+Content-Security-Policy (``inert.POLICY_META``): it runs no script, whatever the notebook
+holds.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
+
+from .inert import with_page_policy
 
 # nbconvert's own wording, so the page reads the same as an nbconvert export.
 NO_ALT = "No description has been provided for this image"
@@ -85,7 +89,7 @@ class FeedbackExporter(HTMLExporter):
     def from_notebook_node(self, nb, resources=None, **kw):
         # HTMLExporter.from_notebook_node with the shared highlighter and without its
         # BeautifulSoup round trip (of which the classic-based feedback page only needs
-        # the images' alt text).
+        # the images' alt text), and with the page's policy.
         langinfo = nb.metadata.get("language_info", {})
         lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
         resources = self._init_resources(resources)
@@ -93,4 +97,4 @@ class FeedbackExporter(HTMLExporter):
         self.register_filter("filter_data_type", WidgetsDataTypeFilter(
             notebook_metadata=self._nb_metadata, parent=self, resources=resources))
         html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-        return _IMG_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', html), resources
+        return with_page_policy(_IMG_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', html)), resources

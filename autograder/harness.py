@@ -9,15 +9,23 @@ recorded, whatever happens in this kernel.
 import contextlib
 import io
 import json
+import linecache
 import os
 import socket
 import struct
 import sys
+import sysconfig
 import time
 
 import numpy as np
 
 GRADING_DIR = os.environ.get("AUTOGRADER_GRADING_DIR", os.path.dirname(os.path.abspath(__file__)))
+# Code in these files is not the student's: this harness, the standard library, numpy and
+# any other installed package. Student code runs from notebook cells.
+_NOT_STUDENT = tuple({__file__, os.path.dirname(np.__file__)}
+                     | {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+# How much of the student's source line a report carries.
+MAX_SOURCE_CHARS = 200
 
 
 def _call(task, fns, params, inputs):
@@ -50,31 +58,41 @@ def _pair(result, name, what):
 
 
 def _student_frame(exc):
-    """The innermost function of the student's code the exception went through."""
-    tb, name = exc.__traceback__, ""
+    """Where the exception last went through the student's code: the function's name, the
+    line number and the text of that line ("", 0, "" when it never did)."""
+    tb, where = exc.__traceback__, ("", 0, "")
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename != __file__:
-            name = tb.tb_frame.f_code.co_name
+        code = tb.tb_frame.f_code
+        if not code.co_filename.startswith(_NOT_STUDENT):
+            line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+            where = (code.co_name, tb.tb_lineno, line[:MAX_SOURCE_CHARS])
         tb = tb.tb_next
-    return name
+    return where
 
 
-def _describe(value):
+def _describe(value, items=True):
+    """What the report says about a returned value, and the array to send (None if it is
+    not numeric); a tuple or list also lists its items (what a misplaced cache holds)."""
     try:
         arr = np.asarray(value)
     except Exception:
         arr = None
     if value is None or arr is None or arr.dtype == object or arr.dtype.kind not in "biuf":
-        return {"type": type(value).__name__}, None
+        info = {"type": type(value).__name__}
+        if items and isinstance(value, (tuple, list)):
+            info["items"] = [_describe(v, items=False)[0] for v in value[:8]]
+        return info, None
     return {"dtype": str(arr.dtype), "shape": list(arr.shape)}, arr
 
 
-def _run_cases(task, namespace):
-    """Run the task's cases from the grading directory's files."""
-    spec = json.load(open(os.path.join(GRADING_DIR, "cases.json")))[task]
-    with np.load(os.path.join(GRADING_DIR, "inputs.npz")) as npz:
-        all_inputs = {k: npz[k] for k in npz.files}
-    return run_cases(task, namespace, spec, all_inputs)
+def _fetch_cases(task):
+    """The task's cases and inputs, which the verifier hands out only while this task's
+    hidden test cell runs."""
+    reply, body = _request({"op": "inputs", "task": task})
+    if "cases" not in reply:
+        raise RuntimeError("the verifier gave no inputs: %s" % reply.get("error", reply))
+    with np.load(io.BytesIO(body), allow_pickle=False) as npz:
+        return reply["cases"], {k: npz[k] for k in npz.files}
 
 
 def run_cases(task, namespace, spec, all_inputs):
@@ -107,8 +125,9 @@ def run_cases(task, namespace, spec, all_inputs):
         except BaseException as exc:  # noqa: B902 - a student's exception of any kind is a result
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            where, line, source = _student_frame(exc)
             meta.update(status="error", error_type=type(exc).__name__, error=str(exc)[:500],
-                        where=_student_frame(exc))
+                        where=where, line=line, source=source)
         meta["seconds"] = round(time.perf_counter() - start, 4)
         for name, value in inputs.items():
             arrays["%d/after/%s" % (i, name)] = value
@@ -116,25 +135,34 @@ def run_cases(task, namespace, spec, all_inputs):
     return header, arrays
 
 
-def _exchange(header, arrays):
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
+def _request(header, arrays=None):
+    """One request to the verifier (a frame: >QQ lengths, JSON header, npz body) and its
+    reply frame."""
+    body = b""
+    if arrays is not None:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        body = buf.getvalue()
     head = json.dumps(header).encode()
-    body = buf.getvalue()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(120)
         sock.connect(os.path.join(GRADING_DIR, "verifier.sock"))
         sock.sendall(struct.pack(">QQ", len(head), len(body)) + head + body)
         sock.shutdown(socket.SHUT_WR)
         reply = b"".join(iter(lambda: sock.recv(65536), b""))
-    return json.loads(reply.decode())
+    head_len, body_len = struct.unpack(">QQ", reply[:16])
+    return json.loads(reply[16:16 + head_len].decode()), reply[16 + head_len:16 + head_len + body_len]
 
 
 def check(task, namespace):
     """Run the hidden cases of ``task`` with the functions in ``namespace``; print the
     verifier's verdict and return the points (nbgrader's partial credit)."""
-    header, arrays = _run_cases(task, namespace)
-    verdict = _exchange(header, arrays)
+    spec, inputs = _fetch_cases(task)
+    header, arrays = run_cases(task, namespace, spec, inputs)
+    verdict, _ = _request(dict(header, op="report"), arrays)
+    if "lines" not in verdict:
+        raise AssertionError("%s: the verifier refused the report: %s"
+                             % (task, verdict.get("error", verdict)))
     print("\n".join(verdict["lines"]))
     if verdict["points"] <= 0:
         raise AssertionError("%s: 0 / %g points" % (task, verdict["max_points"]))

@@ -1,9 +1,11 @@
 """Mutation suite for the ``conv_layers`` assignment.
 
 Each :class:`Mutant` is one class of mistake that students really make, written
-as exact textual edits to the instructor solution in the answer cells of
-``source/conv_layers/conv_layers.ipynb`` (the cells whose nbgrader ``grade_id``
-is the function name). Running the hidden tests on a mutated notebook must take
+as exact textual edits to a correct solution as a student writes it into the release's
+answer cells (:func:`student_answers`, the cells whose nbgrader ``grade_id`` is the
+function name). That solution is deliberately not the master notebook's own text: a
+submission holding the instructor's solution is flagged and its scores withheld
+(``leaks.py``). Running the hidden tests on a mutated notebook must take
 points away from exactly the functions listed in ``broken``: this is how we
 know the hidden tests catch each mistake class and do not blame innocent
 functions.
@@ -19,8 +21,8 @@ kernels, pad 0/1/2, stride 1/2/3, 1x1 kernels and overlapping pools, and on the
 hidden cases of ``cases.py`` (40 seeds): each loses points in exactly
 ``broken`` for every seed, i.e. ``broken`` does not depend on the sizes drawn.
 
-The edits are tied to the solution text: if you edit an answer cell, run
-:func:`apply` on every mutant (it raises ValueError on a stale edit).
+The edits are tied to ``STUDENT_BODIES``: if you edit it, run :func:`apply` on every
+mutant (it raises ValueError on a stale edit).
 """
 from __future__ import annotations
 
@@ -170,6 +172,88 @@ MUTANTS: tuple[Mutant, ...] = (
         (POOL_BWD,),
     ),
 )
+
+
+# What a student writes in place of each stub (the release's "# YOUR CODE HERE" lines).
+STUDENT_BODIES = {
+    "conv_forward_naive": """\
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    stride, pad = conv_param['stride'], conv_param['pad']
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode='constant')
+    out = np.zeros((N, F, H_out, W_out))
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    window = x_pad[n, :, hs:hs + HH, ws:ws + WW]
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    cache = (x, w, b, conv_param)
+""",
+    "conv_backward_naive": """\
+    x, w, b, conv_param = cache
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    stride, pad = conv_param['stride'], conv_param['pad']
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode='constant')
+    dx_pad = np.zeros(x_pad.shape)
+    dw = np.zeros(w.shape)
+    db = np.sum(dout, axis=(0, 2, 3))
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    dx_pad[n, :, hs:hs + HH, ws:ws + WW] += w[f] * dout[n, f, i, j]
+                    dw[f] += x_pad[n, :, hs:hs + HH, ws:ws + WW] * dout[n, f, i, j]
+    dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
+""",
+    "max_pool_forward_naive": """\
+    N, C, H, W = x.shape
+    ph, pw = pool_param['pool_height'], pool_param['pool_width']
+    stride = pool_param['stride']
+    H_out = 1 + (H - ph) // stride
+    W_out = 1 + (W - pw) // stride
+    out = np.zeros((N, C, H_out, W_out))
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    out[n, c, i, j] = np.max(x[n, c, hs:hs + ph, ws:ws + pw])
+    cache = (x, pool_param)
+""",
+    "max_pool_backward_naive": """\
+    x, pool_param = cache
+    N, C, H, W = x.shape
+    ph, pw = pool_param['pool_height'], pool_param['pool_width']
+    stride = pool_param['stride']
+    _, _, H_out, W_out = dout.shape
+    dx = np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    window = x[n, c, hs:hs + ph, ws:ws + pw]
+                    a, b = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, hs + a, ws + b] += dout[n, c, i, j]
+""",
+}
+_STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+
+
+def student_answers(release_nb: str | Path) -> dict[str, str]:
+    """The release's answer cells (grade_id -> source) with ``STUDENT_BODIES`` written in
+    place of their stubs: a correct submission, as a student hands it in."""
+    stubs = load_answer_sources(release_nb)
+    if set(stubs) != set(STUDENT_BODIES) or any(_STUB not in v for v in stubs.values()):
+        raise ValueError(f"{release_nb} has no stub for each of {sorted(STUDENT_BODIES)}")
+    return {k: v.replace(_STUB, STUDENT_BODIES[k], 1) for k, v in stubs.items()}
 
 
 def apply(mutant: Mutant, answer_sources: dict[str, str]) -> dict[str, str]:

@@ -8,15 +8,18 @@ records each result as it arrives, through the single writer in ``records``.
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
 import logging
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -25,8 +28,9 @@ from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 
+from .intake import read_submitted
 from .records import ResultStore
-from .sandbox import can_isolate, missing_protections, sweep_stale
+from .sandbox import can_isolate, die_with_parent, missing_protections, sweep_stale
 from .settings import Grading
 from .tasks import ASSIGNMENT
 from .worker import NOT_GRADED, Bundle, Job, Result, capturing_log, grade, load_config, one_line
@@ -34,9 +38,12 @@ from .worker import NOT_GRADED, Bundle, Job, Result, capturing_log, grade, load_
 log = logging.getLogger("autograder")
 PACKAGE = Path(__file__).resolve().parent
 # The modules whose code decides a grade: a change to any of them regrades everything.
-GRADING_MODULES = ("cases", "diagnose", "execute", "feedback", "harness", "reference", "sandbox",
-                   "settings", "submission", "tampering", "tasks", "verifier", "verify", "worker",
-                   "zygote")
+GRADING_MODULES = ("cases", "diagnose", "execute", "feedback", "harness", "inert", "intake",
+                   "leaks", "reference", "sandbox", "settings", "submission", "tampering", "tasks",
+                   "variants", "verifier", "verify", "wire", "worker", "zygote")
+
+
+LOCK_FILE = ".autograder.lock"   # held by the one grading run of a course
 
 
 class CourseError(Exception):
@@ -128,25 +135,19 @@ def prepare(course: Path) -> tuple[Bundle, object]:
 
 
 def discover(course: Path, max_bytes: int, fingerprint: str) -> list[Job]:
-    """One job per student directory in submitted/ (files larger than ``max_bytes`` are
-    replaced by a marker the worker reports)."""
-    root = course / "submitted"
+    """One job per student directory in submitted/, read without following links; only
+    the files grading uses are read (a notebook at most ``max_bytes + 1`` bytes, enough
+    for the worker to report it as too large)."""
     jobs = []
-    for student in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []:
-        adir = student / ASSIGNMENT
-        files: dict[str, bytes] = {}
-        if adir.is_dir():
-            for p in sorted(adir.rglob("*")):
-                rel = p.relative_to(adir)
-                if not p.is_file() or ".ipynb_checkpoints" in rel.parts:
-                    continue
-                size = p.stat().st_size
-                files[str(rel)] = p.read_bytes() if size <= max_bytes else b"\0" * (max_bytes + 1)
-        timestamp = files.get("timestamp.txt", b"").decode("utf-8", "replace").strip() or None
-        digest = hashlib.sha256(fingerprint.encode())
-        for rel, data in files.items():
+    for sid, listing in read_submitted(course, ASSIGNMENT, max_bytes + 1):
+        timestamp = listing.files.get("timestamp.txt", b"")[:200].decode("utf-8", "replace").strip()
+        digest = hashlib.sha256(fingerprint.encode() + listing.problem.encode())
+        for rel, data in listing.files.items():
             digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
-        jobs.append(Job(student.name, files, digest.hexdigest()[:24], timestamp))
+        for rel, what in sorted(listing.others.items()) + sorted(listing.refused.items()):
+            digest.update(f"{rel}\0{what}\0".encode())
+        jobs.append(Job(sid, listing.files, digest.hexdigest()[:24], timestamp or None,
+                        listing.others, listing.refused, listing.problem))
     return jobs
 
 
@@ -160,7 +161,10 @@ def longest_first(jobs: list[Job], previous: dict[str, dict]) -> list[Job]:
                   if j.student_id in previous else -typical)
 
 
-def _init_worker() -> None:
+def _init_worker(coordinator: int) -> None:
+    # A grading process stopped with its coordinator (SIGTERM, kill -9) would go on grading
+    # for no one and keep its sandboxes running.
+    die_with_parent(coordinator)
     logging.getLogger("autograder.nbgrader").setLevel(logging.CRITICAL)
     from . import execute  # noqa: F401  (imports, once per worker process)
 
@@ -174,7 +178,7 @@ def _warm_up(kernel_preload: tuple[str, ...]) -> None:
 
 def start_pool(n: int, kernel_preload: tuple[str, ...]) -> ProcessPoolExecutor:
     """A pool of ``n`` grading processes, started now so their start-up overlaps ``prepare``."""
-    pool = ProcessPoolExecutor(max_workers=n, initializer=_init_worker)
+    pool = ProcessPoolExecutor(max_workers=n, initializer=_init_worker, initargs=(os.getpid(),))
     for _ in range(n):
         pool.submit(_warm_up, kernel_preload)
     return pool
@@ -248,9 +252,38 @@ class RunSummary:
     warnings: list[str]
 
 
+@contextmanager
+def course_lock(course: Path) -> Iterator[None]:
+    """Hold the course's lock for one ``grade`` run, or raise CourseError at once if another
+    run holds it. An flock is released by the kernel when its holder dies (``kill -9``
+    included), so a lock file left by a killed run is simply taken over."""
+    fd = os.open(course / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            raise CourseError(f"another run of the autograder (grade or collect) is working on {course} ({holder}); "
+                              "wait for it to finish, then run again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started "
+                      f"{time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
 def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
                  force: bool = False, students: Iterable[str] = ()) -> RunSummary:
     course = course.resolve()
+    if not course.is_dir():
+        raise CourseError(f"{course} is not a directory")
+    with course_lock(course):
+        return _grade_course(course, jobs, scheduler, force, students)
+
+
+def _grade_course(course: Path, jobs: int, scheduler: Optional[str], force: bool,
+                  students: Iterable[str]) -> RunSummary:
     start = time.monotonic()
     warnings = missing_protections()
     for w in warnings:

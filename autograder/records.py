@@ -20,7 +20,7 @@ from sqlalchemy import (Boolean, Column, Float, MetaData, String, Table, Text, i
                         text)
 
 from .tasks import ASSIGNMENT, NOTEBOOK, TASKS
-from .worker import NOT_GRADED, Result
+from .worker import FLAGGED, NOT_GRADED, Result
 
 _metadata = MetaData()
 RESULTS = Table(
@@ -46,6 +46,14 @@ def atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def review_comment(task: str, reasons: list[str]) -> str:
+    """What the formgrader shows a TA beside the answer cell of ``task``: the reasons that
+    name it, or (on the first task's cell) all reasons."""
+    own = [r for r in reasons if task in r] or (reasons if task == TASKS[0].name else [])
+    return "Autograder: needs a human look.\n" + "\n".join(f"- {r}" for r in own) if own else \
+        "Autograder: needs a human look (reasons on the first answer cell)."
 
 
 class ResultStore:
@@ -100,7 +108,7 @@ class ResultStore:
             scores, graded_digest = previous["scores"], previous["graded_digest"]
             reasons.append(f"the scores shown are from the earlier grading of "
                            f"{previous['graded_at']}")
-        if result.autograded is not None:
+        if result.autograded is not None and not keep_old:
             base = self.course / "autograded" / result.student_id / ASSIGNMENT
             atomic_write(base / f"{NOTEBOOK}.ipynb", result.autograded)
         if result.feedback is not None:
@@ -111,11 +119,22 @@ class ResultStore:
             self.gb.update_or_create_student(result.student_id)
             kwargs = {"timestamp": result.timestamp} if result.timestamp else {}
             self.gb.update_or_create_submission(ASSIGNMENT, result.student_id, **kwargs)
+            review = result.status in (FLAGGED, NOT_GRADED)
             for task in TASKS:
                 grade = self.gb.find_grade(task.test_id, NOTEBOOK, ASSIGNMENT, result.student_id)
-                grade.auto_score = scores.get(task.name, 0.0)
-                # Ungraded work with no earlier grade waits for a human, visibly.
-                grade.needs_manual_grade = result.status == NOT_GRADED and not keep_old
+                grade.auto_score = None if task.name in result.withheld else scores.get(task.name, 0.0)
+                # The formgrader's review queue: what needs a human look waits for one,
+                # unless a TA has already decided (a manual score is never overridden).
+                grade.needs_manual_grade = review and grade.manual_score is None
+                comment = self.gb.find_comment(task.name, NOTEBOOK, ASSIGNMENT, result.student_id)
+                comment.auto_comment = review_comment(task.name, reasons) if review else None
+            notebook = self.gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, result.student_id)
+            notebook.flagged = review
+            task_cells = {t.test_id for t in TASKS}
+            for grade in notebook.grades:
+                # Checks worth no points (what makes `nbgrader validate` fail) need no human.
+                if grade.name not in task_cells and not grade.max_score:
+                    grade.auto_score, grade.needs_manual_grade = 0.0, False
             row = dict(student_id=result.student_id, assignment=ASSIGNMENT,
                        digest=result.digest, status=result.status,
                        reasons=json.dumps(reasons), notes=json.dumps(result.notes),

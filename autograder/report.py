@@ -16,7 +16,10 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from .records import ResultStore, atomic_write
 from .tasks import ASSIGNMENT, MAX_SCORE, NOTEBOOK, TASKS
-from .worker import NOT_GRADED
+from .worker import FLAGGED, NOT_GRADED
+
+# A flagged or ungraded submission whose every task a TA has since graded in the formgrader.
+REVIEWED = "reviewed"
 
 
 @dataclass
@@ -64,15 +67,24 @@ def collect(course: Path, db_url: str) -> list[StudentRow]:
                 lms, name, email = sid, "", ""
             res = results.get(sid)
             scores: dict[str, Optional[float]] = {t.name: None for t in TASKS}
-            if res is not None and (res["status"] != NOT_GRADED or res["graded_digest"]):
-                for t in TASKS:
-                    scores[t.name] = float(gb.find_grade(t.test_id, NOTEBOOK, ASSIGNMENT, sid).score)
+            grades = {t.name: gb.find_grade(t.test_id, NOTEBOOK, ASSIGNMENT, sid)
+                      for t in TASKS} if res is not None else {}
+            reviewed = res is not None and res["status"] in (FLAGGED, NOT_GRADED) \
+                and not any(g.needs_manual_grade for g in grades.values()) \
+                and any(g.manual_score is not None for g in grades.values())
+            if res is not None and (res["status"] != NOT_GRADED or res["graded_digest"] or reviewed):
+                for name, grade in grades.items():
+                    # Neither score set: withheld for a human (nbgrader would count it 0).
+                    if grade.manual_score is not None or grade.auto_score is not None:
+                        scores[name] = float(grade.score)
             if res is None:
                 row = StudentRow(sid, lms, scores, NOT_GRADED,
                                  ["submitted but not graded yet: run `python -m autograder grade`"])
             else:
-                row = StudentRow(sid, lms, scores, res["status"], res["reasons"], res["notes"],
-                                 res["verdicts"])
+                notes = res["notes"] + ([f"reviewed in the formgrader (was {res['status']}): "
+                                         "the scores are the TA's decision"] if reviewed else [])
+                row = StudentRow(sid, lms, scores, REVIEWED if reviewed else res["status"],
+                                 res["reasons"], notes, res["verdicts"])
             row.name, row.email = name or sid, email
             fb = course / "feedback" / sid / ASSIGNMENT / f"{NOTEBOOK}.html"
             row.feedback = str(fb.relative_to(course)) if fb.exists() else None

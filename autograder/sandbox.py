@@ -327,6 +327,14 @@ def join_cgroups(spec: SandboxSpec) -> None:
         Path(cgroup, "cgroup.procs").write_text(str(os.getpid()))
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Be killed when the parent process dies, and exit now if ``parent_pid`` already did
+    (it died before the kernel armed the signal: we are an orphan no one would stop)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        sys.exit("the grading process is gone")
+
+
 def main(argv: list[str]) -> None:
     spec_path, connection_file, extra = argv[0], argv[1], argv[2:]
     spec = SandboxSpec.read(spec_path)
@@ -337,11 +345,7 @@ def main(argv: list[str]) -> None:
     join_cgroups(spec)
     # If the grading process dies (kill -9), so does this process and with it the
     # sandbox: jupyter_client puts kernels in a session of their own.
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != spec.owner_pid:
-        # The grading process died before the line above took effect (we are an orphan):
-        # no one would ever stop this kernel.
-        sys.exit("the grading process is gone")
+    die_with_parent(spec.owner_pid)
     set_rlimits(spec)
     if not spec.isolate:
         _write_kernel_pids(spec_path, [os.getpid()])

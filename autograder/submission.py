@@ -36,12 +36,17 @@ def _meta(cell) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def read_notebook(files: dict[str, bytes], notebook: str, max_bytes: int) -> Submission:
-    """Pick and parse the notebook from the submitted files (relative path -> bytes)."""
+def read_notebook(files: dict[str, bytes], notebook: str, max_bytes: int,
+                  others: dict[str, int] | None = None,
+                  refused: dict[str, str] | None = None) -> Submission:
+    """Pick and parse the notebook from the submitted files (relative path -> bytes); the
+    files grading does not read are named in ``others`` (path -> size) and the links and
+    special files that were not followed in ``refused`` (path -> what it is)."""
     wanted = f"{notebook}.ipynb"
+    others, refused = others or {}, refused or {}
     notes = []
-    candidates = sorted(p for p in files if p.endswith(".ipynb") and "/" not in p)
-    if wanted in files:
+    candidates = sorted(p for p in list(files) + list(refused) if p.endswith(".ipynb") and "/" not in p)
+    if wanted in candidates:
         name = wanted
         extra = [p for p in candidates if p != wanted]
         if extra:
@@ -50,14 +55,22 @@ def read_notebook(files: dict[str, bytes], notebook: str, max_bytes: int) -> Sub
         name = candidates[0]
         notes.append(f"{wanted} is missing; graded the one notebook submitted, {name}")
     elif not candidates:
-        found = ", ".join(sorted(files)) or "nothing"
+        found = ", ".join(sorted(list(files) + list(others) + list(refused))) or "nothing"
         raise SubmissionError(f"no notebook submitted: expected {wanted}, found {found}")
     else:
         raise SubmissionError(f"{wanted} is missing and several notebooks were submitted "
                               f"({', '.join(candidates)}): cannot tell which one to grade")
-    others = sorted(p for p in files if not p.endswith(".ipynb") and p != "timestamp.txt")
-    if others:
-        notes.append(f"extra files are not used for grading: {', '.join(others)}")
+    if name in refused:
+        raise SubmissionError(f"{name} is {refused[name]}, not the notebook itself; links and "
+                              "special files are not followed (submit the notebook file)")
+    ignored = [f"{p} ({what})" for p, what in sorted(refused.items()) if p not in candidates]
+    if ignored:
+        notes.append(f"not followed or read: {', '.join(ignored)}")
+    extra_files = {p: len(d) for p, d in files.items() if not p.endswith(".ipynb")
+                   and p != "timestamp.txt"} | others
+    if extra_files:
+        notes.append("extra files are not used for grading: " + ", ".join(
+            f"{p} ({_size(n)})" for p, n in sorted(extra_files.items())))
     data = files[name]
     if len(data) > max_bytes:
         raise SubmissionError(f"{name} is {len(data) / 2**20:.1f} MiB; the limit is "
@@ -86,6 +99,10 @@ def read_notebook(files: dict[str, bytes], notebook: str, max_bytes: int) -> Sub
     if version != 4:
         notes.append(f"converted from nbformat {version} to 4")
     return Submission(nb, notes)
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 2**20 else f"{n / 2**20:.1f} MiB"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,36 +1,29 @@
-"""The trusted verifier: a Unix-socket server in the grading process that scores the
-reports the in-kernel harness sends.
+"""The trusted verifier: a Unix-socket server in the grading process that hands the hidden
+inputs to the in-kernel harness and scores the reports it sends back.
 
-Only a report that arrives while the hidden test cell of that task is executing is
-recorded, and only the first one: earlier cells, later cells, or repeated calls cannot
-change a task's verdict. The recorded verdicts are the scores that go to the gradebook.
+Both happen only while the hidden test cell of that task is executing: no earlier cell can
+fetch the inputs, and only the first report that passes the checks of ``wire`` is
+recorded, so earlier cells, later cells, or repeated calls cannot change a task's verdict.
+Each connection is served on its own thread with a deadline, and at most a few at once, so
+a connection that never sends, or a flood of them, costs that student's kernel its own
+time and nothing else. Everything refused is kept (one line each) for the reasons.
 """
 from __future__ import annotations
 
-import json
 import os
 import socket
-import struct
 import threading
 import time
 from typing import Optional
 
 from .cases import CaseSet
 from .tasks import TASK_BY_NAME
-from .verify import MAX_REPORT_BYTES, TaskVerdict, load_report_arrays, verify_task
+from .verify import TaskVerdict, verify_task
+from .wire import WireError, load_arrays, pack_arrays, read_frame, write_frame
 
-MAX_HEADER_BYTES = 2**20
-
-
-def _recv_exact(conn: socket.socket, n: int) -> bytes:
-    chunks, size = [], 0
-    while size < n:
-        chunk = conn.recv(min(65536, n - size))
-        if not chunk:
-            raise ValueError("report ended early")
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+CONNECTIONS = 4            # served at once; more are closed unread
+CONNECTION_SECONDS = 30.0  # for a whole request to arrive
+MAX_PROBLEMS = 20
 
 
 class Verifier:
@@ -38,12 +31,14 @@ class Verifier:
         self.caseset = caseset
         self.socket_path = socket_path
         self.verdicts: dict[str, TaskVerdict] = {}
-        self.current_task: Optional[str] = None   # the hidden test cell now executing
+        self.problems: list[str] = []              # refused requests, for the reasons
+        self.current_task: Optional[str] = None    # the hidden test cell now executing
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(CONNECTIONS)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.bind(socket_path)
         os.chmod(socket_path, 0o666)
-        self._sock.listen(8)
+        self._sock.listen(16)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -69,42 +64,60 @@ class Verifier:
                     break
                 time.sleep(0.05)
                 continue
+            if not self._slots.acquire(blocking=False):
+                self._refuse(f"more than {CONNECTIONS} connections to the verifier at once")
+                conn.close()
+                continue
+            threading.Thread(target=self._serve_one, args=(conn,), daemon=True).start()
+
+    def _serve_one(self, conn: socket.socket) -> None:
+        try:
             with conn:
-                conn.settimeout(30)
                 try:
-                    reply = self._handle(conn)
-                except (OSError, ValueError) as exc:
-                    reply = {"lines": [f"the report could not be read: {exc}"], "points": 0,
-                             "max_points": 0}
+                    header, body = self._answer(conn)
+                except WireError as exc:
+                    self._refuse(str(exc))
+                    header, body = {"error": str(exc)}, b""
+                except Exception as exc:  # a request no check foresaw is refused, never fatal
+                    self._refuse(f"a request the verifier could not read ({type(exc).__name__})")
+                    header, body = {"error": "unreadable request"}, b""
                 try:
-                    conn.sendall(json.dumps(reply).encode())
+                    conn.settimeout(5)
+                    write_frame(conn, header, body)
                 except OSError:
                     pass
+        finally:
+            self._slots.release()
 
-    def _handle(self, conn: socket.socket) -> dict:
-        head_len, body_len = struct.unpack(">QQ", _recv_exact(conn, 16))
-        if head_len > MAX_HEADER_BYTES or body_len > MAX_REPORT_BYTES:
-            raise ValueError("report too large")
-        header = json.loads(_recv_exact(conn, head_len).decode())
-        payload = _recv_exact(conn, body_len)
-        task_name = header.get("task") if isinstance(header, dict) else None
+    def _refuse(self, why: str) -> None:
+        with self._lock:
+            line = f"the verifier refused a request: {why}"
+            if line not in self.problems and len(self.problems) < MAX_PROBLEMS:
+                self.problems.append(line)
+
+    def _answer(self, conn: socket.socket) -> tuple[dict, bytes]:
+        header, body = read_frame(conn, time.monotonic() + CONNECTION_SECONDS)
+        task_name, op = header.get("task"), header.get("op")
         with self._lock:
             current = self.current_task
-            if task_name != current or task_name not in TASK_BY_NAME:
-                raise ValueError(f"a report for {task_name!r} is only accepted while its "
-                                 "hidden test cell runs")
+        if task_name != current or task_name not in TASK_BY_NAME:
+            raise WireError(f"a request for {str(task_name)[:40]!r} outside its hidden test cell")
+        if op == "inputs":
+            spec, arrays = self.caseset.task_view(task_name)
+            return {"cases": spec}, pack_arrays(arrays)
+        if op != "report":
+            raise WireError(f"an unknown request {str(op)[:20]!r}")
+        limits = self.caseset.report_limits(task_name)
+        arrays = load_arrays(body, limits, 8 * sum(limits.values()))
+        with self._lock:
             if task_name not in self.verdicts:
-                self.verdicts[task_name] = self._score(task_name, header, payload)
+                self.verdicts[task_name] = self._score(task_name, header, arrays)
             verdict = self.verdicts[task_name]
         return {"lines": verdict.lines(), "points": verdict.points,
-                "max_points": verdict.max_points}
+                "max_points": verdict.max_points}, b""
 
-    def _score(self, task_name: str, header: dict, payload: bytes) -> TaskVerdict:
+    def _score(self, task_name: str, header: dict, arrays: dict) -> TaskVerdict:
         task = TASK_BY_NAME[task_name]
-        try:
-            arrays = load_report_arrays(payload)
-        except ValueError as exc:
-            return verify_task(task, self.caseset, None, {}, problem=str(exc))
         try:
             return verify_task(task, self.caseset, header, arrays)
         except Exception as exc:  # a report no check foresaw scores 0, it never stops us

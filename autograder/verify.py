@@ -6,19 +6,18 @@ comparison with the reference, per-case points, and the messages the student see
 """
 from __future__ import annotations
 
-import io
-import zipfile
+import logging
 from dataclasses import dataclass, field, asdict
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from .cases import Case, CaseSet
-from .diagnose import MISTAKES, close, diagnose_error, diagnose_outputs, diagnose_pattern
+from .diagnose import (MISTAKES, Evidence, Raised, close, error_evidence, missing_evidence,
+                       output_evidence, settle)
 from .tasks import Task
 
-# A report larger than this is not read (the hidden inputs and outputs are a few kB).
-MAX_REPORT_BYTES = 16 * 2**20
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,11 +51,11 @@ class TaskVerdict:
         head = (f"{self.task}: {passed}/{len(self.cases)} hidden cases passed, "
                 f"{self.points:g} / {self.max_points:g} points")
         out = [head] + ([f"  {self.problem}"] if self.problem else [])
-        messages = {c.message for c in self.cases}
-        if not passed and len(messages) == 1 and len(self.cases) > 1:
-            return out + [f"  every case failed: {messages.pop()}"]
-        for c in self.cases:
-            status = "passed" if c.passed else f"FAILED: {c.message}"
+        shown = [_shown(c) for c in self.cases]
+        if not passed and len(set(shown)) == 1 and len(self.cases) > 1:
+            return out + [f"  every case failed: {shown[0]}"]
+        for c, text in zip(self.cases, shown):
+            status = "passed" if c.passed else f"FAILED: {text}"
             out.append(f"  case {c.index} ({c.description}): {status}")
         return out
 
@@ -69,54 +68,73 @@ class TaskVerdict:
                    d.get("problem", ""))
 
 
-def load_report_arrays(payload: bytes) -> dict[str, np.ndarray]:
-    """Read the harness's npz without ever unpickling (allow_pickle=False)."""
-    if len(payload) > MAX_REPORT_BYTES:
-        raise ValueError(f"report of {len(payload)} bytes exceeds {MAX_REPORT_BYTES}")
+def _shown(case: CaseResult) -> str:
+    """A failed case's message with its likely mistake (which it usually holds already)."""
+    hint = MISTAKES[case.mistake].message if case.mistake in MISTAKES else ""
+    return f"{case.message}. Likely mistake: {hint}" if hint and hint not in case.message \
+        else case.message
+
+
+def _text(meta: dict, key: str, limit: int) -> str:
+    value = meta.get(key)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _raised(meta: dict) -> tuple[Raised, str]:
+    """The report's account of an exception (untrusted: types checked, lengths clipped),
+    and the student-facing description of it."""
+    etype = _text(meta, "error_type", 80) or "Exception"
+    raised = Raised(etype, _text(meta, "error", 300), _text(meta, "where", 80),
+                    _text(meta, "source", 200))
+    line = meta.get("line")
+    named = raised.function.isidentifier() and raised.function != "<module>"
+    at = f" in {raised.function}" if named else ""
+    if at and type(line) is int and 0 < line < 10**6:
+        at += f" (line {line})"
+    return raised, f"raised {etype}{at}" + (f": {raised.message}" if raised.message else "")
+
+
+def _evidence(kind: str, recognize: Callable[..., Evidence], *args) -> Evidence:
+    """The recognizers' evidence, or none if they fail: naming a mistake never costs a score."""
     try:
-        loaded = np.load(io.BytesIO(payload), allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"unreadable report: {exc}") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise ValueError("unreadable report: not an npz archive")
-    try:
-        with loaded:
-            return {k: loaded[k] for k in loaded.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"unreadable report: {exc}") from None
+        return recognize(*args)
+    except Exception:  # noqa: BLE001 - a recognizer's bug must not stop the scoring
+        log.exception("diagnosis failed on %s", args[0])
+        return Evidence(kind)
 
 
 def _check_case(case: Case, caseset: CaseSet, meta: Optional[dict],
-                arrays: dict[str, np.ndarray], task: Task) -> tuple[bool, str, Optional[str]]:
+                arrays: dict[str, np.ndarray], task: Task) -> tuple[bool, str, Optional[Evidence]]:
+    """Whether the case passed, what went wrong, and the evidence of why (None if passed)."""
     key = (case.task, case.index)
     inputs, expected = caseset.inputs[key], caseset.expected[key]
     if not isinstance(meta, dict):
-        return False, "no result was reported for this case", None
+        return False, "no result was reported for this case", Evidence("other")
     if meta.get("status") == "error":
-        etype, emsg = str(meta.get("error_type", "Exception")), str(meta.get("error", ""))[:300]
-        mistake = diagnose_error(case, etype, emsg)
-        where = str(meta.get("where") or "")[:80]
-        where = f" in {where}" if where.isidentifier() and where != "<module>" else ""
-        return False, f"raised {etype}{where}" + (f": {emsg}" if emsg else ""), mistake
+        raised, message = _raised(meta)
+        return False, message, _evidence("error", error_evidence, case, raised)
     got: dict[str, np.ndarray] = {}
     for name, want in expected.items():
         outputs = meta.get("outputs")
         info = outputs.get(name) if isinstance(outputs, dict) else None
         arr = arrays.get(f"{case.index}/out/{name}")
         if not isinstance(info, dict) or arr is None:
-            kind = info.get("type", "nothing") if isinstance(info, dict) else "nothing"
-            return False, f"`{name}` is {kind}, expected an array of shape {want.shape}", None
+            kind = str(info.get("type", "nothing"))[:40] if isinstance(info, dict) else "nothing"
+            evidence = (_evidence("missing", missing_evidence, case, inputs, info)
+                        if isinstance(info, dict) else Evidence("other"))
+            return False, f"`{name}` is {kind}, expected an array of shape {want.shape}", evidence
         if arr.dtype.kind not in "fiu":
-            return False, f"`{name}` has dtype {arr.dtype}, expected float", None
+            return False, f"`{name}` has dtype {arr.dtype}, expected float", Evidence("other")
         got[name] = arr.astype(np.float64)
     for name in task.inputs:
         after = arrays.get(f"{case.index}/after/{name}")
         if after is None or after.shape != inputs[name].shape or not np.array_equal(after, inputs[name]):
-            return False, f"input `{name}` was modified in place", "input_modified"
+            return (False, f"input `{name}` was modified in place",
+                    Evidence("other", frozenset({"input_modified"})))
     wrong = [n for n in expected if not close(got[n], expected[n])]
     if not wrong:
         return True, "", None
-    mistake = diagnose_outputs(case, inputs, got, expected)
+    evidence = _evidence("values", output_evidence, case, inputs, got, expected)
     details = []
     for n in wrong:
         if got[n].shape != expected[n].shape:
@@ -127,7 +145,7 @@ def _check_case(case: Case, caseset: CaseSet, meta: Optional[dict],
             err = float(np.max(np.abs(got[n] - expected[n])
                                / np.maximum(1e-8, np.abs(got[n]) + np.abs(expected[n]))))
             details.append(f"`{n}` has wrong values (relative error {err:.1e})")
-    return False, "; ".join(details), mistake
+    return False, "; ".join(details), evidence
 
 
 def verify_task(task: Task, caseset: CaseSet, header: Optional[dict],
@@ -148,11 +166,11 @@ def verify_task(task: Task, caseset: CaseSet, header: Optional[dict],
         verdict.problem = "no results were reported"
     checks = [_check_case(case, caseset, by_index.get(case.index), arrays, task)
               for case in cases]
-    # Failures no single case explains may be explained by which cases failed.
-    pattern = diagnose_pattern(cases, [not passed for passed, _, _ in checks])
-    for case, (passed, message, mistake) in zip(cases, checks):
-        mistake = mistake or (None if passed else pattern)
-        if mistake:
+    # The mistake is named from the evidence of all the task's cases together.
+    mistakes = settle(cases, [evidence for _, _, evidence in checks])
+    for case, (passed, message, evidence), mistake in zip(cases, checks, mistakes):
+        # A missing output's message says it all; lines() still shows the hint.
+        if mistake and evidence.kind != "missing":
             message = f"{message}. Likely mistake: {MISTAKES[mistake].message}"
         verdict.cases.append(CaseResult(case.index, case.describe(), passed,
                                         round(share, 4) if passed else 0.0, message, mistake))

@@ -24,10 +24,10 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from . import submission as subm
+from . import leaks, submission as subm
 from .settings import Grading
 from .tampering import LIBRARY, TAMPERING, TamperingScan
-from .tasks import ASSIGNMENT, NOTEBOOK, TASKS
+from .tasks import ASSIGNMENT, NOTEBOOK, TASK_BY_NAME, TASK_BY_TEST_ID, TASKS
 from .verify import TaskVerdict
 
 OK, FLAGGED, NOT_GRADED = "ok", "flagged", "not graded"
@@ -46,9 +46,12 @@ class Bundle:
 @dataclass
 class Job:
     student_id: str
-    files: dict[str, bytes]   # the student's submitted assignment directory
+    files: dict[str, bytes]   # what grading reads of the submission (see intake.py)
     digest: str
     timestamp: Optional[str] = None
+    others: dict[str, int] = field(default_factory=dict)    # other files: size, never read
+    refused: dict[str, str] = field(default_factory=dict)   # links, pipes, ...: what they are
+    problem: str = ""         # why the submission directory itself could not be read
 
 
 @dataclass
@@ -69,6 +72,7 @@ class Result:
     # again gives the same answer. Otherwise (an infrastructure failure) a re-run retries.
     final: bool = True
     log: str = ""      # details of an internal error, for the grading log only
+    withheld: list[str] = field(default_factory=list)   # tasks whose score waits for a human
 
     @property
     def total(self) -> float:
@@ -126,9 +130,29 @@ def grade(job: Job, bundle: Bundle) -> Result:
     # Reasons and notes are shown to students and TAs as single lines.
     result.reasons = [one_line(r) for r in result.reasons]
     result.notes = [one_line(n) for n in result.notes]
+    if result.status == NOT_GRADED and result.autograded is None:
+        result.autograded = placeholder_notebook(bundle, result.reasons)
     result.seconds = round(time.monotonic() - start, 3)
     result.timestamp = job.timestamp
     return result
+
+
+def placeholder_notebook(bundle: Bundle, reasons: list[str]) -> bytes:
+    """What the formgrader shows a TA for a submission that could not be graded (it lists
+    only submissions with an autograded notebook): the release, headed by the reasons. They
+    hold student-chosen text (file names), so they go in an indented code block, which
+    every Markdown renderer shows escaped."""
+    nb = nbformat.reads(bundle.release[f"{NOTEBOOK}.ipynb"].decode(), as_version=4)
+    lines = "\n".join(f"    {r}" for r in reasons)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+        "**Not graded by the autograder.** This is the blank release, not the student's work; "
+        f"the student's files are in `submitted/`. Why:\n\n{lines}\n"))
+    return nbformat.writes(nb).encode()
+
+
+def _task_of_cell(grade_id: str) -> Optional[str]:
+    task = TASK_BY_NAME.get(grade_id) or TASK_BY_TEST_ID.get(grade_id)
+    return task.name if task else None
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -144,8 +168,11 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     settings = Grading(config=config)
     release_nb = nbformat.reads(bundle.release[f"{NOTEBOOK}.ipynb"].decode(), as_version=4)
     try:
-        sub = subm.rebuild(subm.read_notebook(job.files, NOTEBOOK, settings.max_notebook_bytes),
-                           release_nb)
+        if job.problem:
+            raise subm.SubmissionError(job.problem)
+        parsed = subm.read_notebook(job.files, NOTEBOOK, settings.max_notebook_bytes,
+                                    job.others, job.refused)
+        sub = subm.rebuild(parsed, release_nb)
         graded = nbformat.writes(sub.notebook)
     except subm.SubmissionError as exc:
         return Result(job.student_id, job.digest, NOT_GRADED, [str(exc)])
@@ -187,12 +214,21 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     reasons = []
     found = TamperingScan(config=config).scan(subm.student_cells(sub.notebook, release_nb),
                                               ASSIGNMENT)
+    master = nbformat.reads(bundle.source[f"{NOTEBOOK}.ipynb"].decode(), as_version=4)
+    leaked = leaks.found_in((c.get("source", "") for c in parsed.notebook.cells),
+                            leaks.master_regions(master, _task_of_cell))
+    withheld = sorted({r.task for r in leaked if r.task})
+    if leaked:
+        what = ", ".join(sorted({f"{r.kind} of {r.task}" if r.task else r.kind for r in leaked}))
+        reasons.append(f"contains the instructor's solution or hidden tests ({what}); "
+                       + (f"the scores of {', '.join(withheld)} are withheld for a human decision"
+                          if withheld else "a human should decide"))
     heads = {TAMPERING: "tampering", LIBRARY: "a library does the work"}
     reasons += [f"{heads[f.kind]}: {f}" for f in found]
     if record["problem"]:
         reasons.append(record["problem"])
     reasons += [e for e in record["events"] if e not in record["problem"]]
-    reasons += record["timeouts"] + record["strays"] + record["disagreements"]
+    reasons += record["timeouts"] + record["strays"] + record["disagreements"] + record["refused"]
     for task in TASKS:
         if task.name not in verdicts and not record["problem"]:
             reasons.append(f"the hidden tests of {task.name} reported nothing although "
@@ -202,6 +238,6 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     autograded = submitted.parents[2] / "autograded" / job.student_id / ASSIGNMENT
     feedback = submitted.parents[2] / "feedback" / job.student_id / ASSIGNMENT
     return Result(job.student_id, job.digest, FLAGGED if reasons else OK, reasons, sub.notes,
-                  scores, in_kernel, {k: v.to_dict() for k, v in verdicts.items()},
+                  {t: v for t, v in scores.items() if t not in withheld}, in_kernel, {k: v.to_dict() for k, v in verdicts.items()},
                   (autograded / f"{NOTEBOOK}.ipynb").read_bytes(),
-                  (feedback / f"{NOTEBOOK}.html").read_bytes())
+                  (feedback / f"{NOTEBOOK}.html").read_bytes(), withheld=withheld)

@@ -30,13 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from autograder import demo, mutants  # noqa: E402
-from autograder.cases import CaseSet  # noqa: E402
 from autograder.tasks import ASSIGNMENT, NOTEBOOK  # noqa: E402
 
 
 def make_class(n: int) -> dict:
-    source_nb = REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    synthetic = demo.synthetic_class(source_nb)
+    synthetic = demo.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
     students = {"loops_forever": synthetic["infinite_loop"]}
     wrong = [f"mistake_{m.name}" for m in mutants.MUTANTS][: max(1, n // 5)]
     for name in wrong:
@@ -54,17 +52,13 @@ def plain_course(base: Path, students: dict) -> tuple[Path, dict]:
     """A course that plain nbgrader grades with in-kernel hidden tests."""
     course = base / "plain"
     demo.make_course(course, students)
-    grading = base / "plain-grading"
-    grading.mkdir()
-    CaseSet.build(seed()).write_kernel_inputs(grading)
     shutil.copy(REPO / "benchmarks" / "plain_harness.py",
                 course / "source" / ASSIGNMENT / "autograder_harness.py")
     timeout = re.search(r"c\.Execute\.timeout = (\d+)", (REPO / "nbgrader_config.py").read_text()).group(1)
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.release_directory = 'assignments'\n"
         f"c.Execute.timeout = {timeout}\n")
-    env = dict(os.environ, AUTOGRADER_REPO=str(REPO), AUTOGRADER_SEED=str(seed()),
-               AUTOGRADER_GRADING_DIR=str(grading))
+    env = dict(os.environ, AUTOGRADER_REPO=str(REPO), AUTOGRADER_SEED=str(seed()))
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT,
                     "--force"], cwd=course, env=env, check=True, capture_output=True)
     return course, env

@@ -8,7 +8,7 @@ import sys
 sys.path.insert(0, os.environ["AUTOGRADER_REPO"])
 
 from autograder.cases import CaseSet  # noqa: E402
-from autograder.harness import _run_cases  # noqa: E402
+from autograder.harness import run_cases  # noqa: E402
 from autograder.tasks import TASK_BY_NAME  # noqa: E402
 from autograder.verify import verify_task  # noqa: E402
 
@@ -16,9 +16,7 @@ _CASESET = CaseSet.build(int(os.environ["AUTOGRADER_SEED"]))
 
 
 def check(task, namespace):
-    import autograder.harness as h
-    h.GRADING_DIR = os.environ["AUTOGRADER_GRADING_DIR"]
-    header, arrays = _run_cases(task, namespace)
+    header, arrays = run_cases(task, namespace, *_CASESET.task_view(task))
     verdict = verify_task(TASK_BY_NAME[task], _CASESET, header, arrays)
     print("\n".join(verdict.lines()))
     if verdict.points <= 0:

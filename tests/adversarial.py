@@ -8,6 +8,8 @@ status and a reason it must get. Attacks use ``STUB`` (nothing implemented), ``G
 from __future__ import annotations
 
 import json
+import os
+import socket
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +18,24 @@ from typing import Callable, Optional
 import nbformat
 
 from autograder import mutants
-from autograder.demo import insert_first_statement, solution_answers
+from autograder.demo import insert_first_statement
 from autograder.tasks import ASSIGNMENT, NOTEBOOK
 
 REPO = Path(__file__).resolve().parent.parent
-GOOD = solution_answers(REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+GOOD = mutants.student_answers(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
 STUB: dict[str, str] = {}
 FULL = {"conv_forward_naive": 30, "conv_backward_naive": 30, "max_pool_forward_naive": 15,
         "max_pool_backward_naive": 25}
 ZERO = {k: 0 for k in FULL}
-LISTENER_PORT = 47123   # a host loopback listener the network attacks try to reach
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# A host loopback listener the network attacks try to reach (a free port, so that test runs
+# can overlap).
+LISTENER_PORT = _free_port()
 
 
 def mutant(name: str) -> dict[str, str]:
@@ -44,6 +54,9 @@ class Attack:
     edit: Optional[Callable] = None             # edits the notebook node
     raw: Optional[Callable] = None              # returns {filename: bytes} instead
     extra: dict[str, bytes] = field(default_factory=dict)
+    # Makes the student's directory on disk instead (links, FIFOs): (course, student dir).
+    disk: Optional[Callable[[Path, Path], None]] = None
+    withheld: tuple[str, ...] = ()              # tasks whose score must wait for a human
     forbidden: tuple[str, ...] = ()             # text the autograded notebook must not hold
 
 
@@ -149,7 +162,8 @@ ATTACKS: list[Attack] = [
         os.wait()''')]),
     Attack("network", STUB, "flagged", "socket", ZERO, first=[code(f'''
         import socket
-        for addr in [("1.1.1.1", 53), ("127.0.0.1", {LISTENER_PORT}), ("10.0.0.1", 80)]:
+        # Loopback only: were the sandbox ever off, no packet may leave this machine.
+        for addr in [("127.0.0.1", {LISTENER_PORT}), ("127.0.0.53", 53), ("::1", {LISTENER_PORT})]:
             try:
                 socket.create_connection(addr, timeout=2); print("LEAKED", addr)
             except OSError as exc:
@@ -312,6 +326,98 @@ ATTACKS += [
 ]
 
 
+# Sent from inside the student's own function while its hidden test cell runs: a report
+# whose one array declares 4 GiB of float64 (4 MB of it sent), which a verifier that trusts
+# npz headers allocates in full.
+BOMB_SENDER = code('''
+    def _send_bomb():
+        import io, json, os, socket, struct, zipfile
+        import numpy as np
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            with z.open("1/out/out.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array_header_1_0(
+                    f, {"descr": "<f8", "fortran_order": False, "shape": (2**29,)})
+                f.write(b"\\0" * 4 * 2**20)
+        head = json.dumps({"op": "report", "task": "conv_forward_naive", "cases": []}).encode()
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(os.path.join(os.environ["AUTOGRADER_GRADING_DIR"], "verifier.sock"))
+            s.sendall(struct.pack(">QQ", len(head), len(buf.getvalue())) + head + buf.getvalue())
+            s.shutdown(socket.SHUT_WR)
+            s.recv(1 << 16)
+''')
+HUNT_INPUTS = code('''
+    import glob, json, os, socket, struct
+    grading = [p for p in glob.glob("/autograder/**", recursive=True)
+               if not p.endswith(("/autograder/", "autograder_harness.py", "verifier.sock"))]
+    print("LEAKED files" if grading else "BLOCKED files", grading)
+    env = {k: v for k, v in os.environ.items() if "npz" in v or "json" in v or "CASE" in k}
+    print("LEAKED env" if env else "BLOCKED env")
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect("/autograder/verifier.sock")
+            head = json.dumps({"op": "inputs", "task": "conv_forward_naive"}).encode()
+            s.sendall(struct.pack(">QQ", len(head), 0) + head)
+            s.shutdown(socket.SHUT_WR)
+            reply = b"".join(iter(lambda: s.recv(65536), b""))
+        print("LEAKED socket" if b'"cases"' in reply else "BLOCKED socket", reply[16:120])
+    except OSError as exc:
+        print("BLOCKED socket", exc)
+    try:
+        import autograder_harness
+        autograder_harness._fetch_cases("conv_forward_naive")
+        print("LEAKED harness")
+    except Exception as exc:
+        print("BLOCKED harness", type(exc).__name__)
+''')
+
+
+def _link_to_master_notebook(course: Path, d: Path) -> None:
+    d.mkdir()
+    (d / f"{NOTEBOOK}.ipynb").symlink_to(course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+
+
+def _fifo_notebook(course: Path, d: Path) -> None:
+    d.mkdir()
+    os.mkfifo(d / f"{NOTEBOOK}.ipynb")
+
+
+def _link_with_good_notebook(course: Path, d: Path) -> None:
+    d.mkdir()
+    (d / f"{NOTEBOOK}.ipynb").write_bytes(_good_bytes(course / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
+    (d / "conv_helpers.py").symlink_to(course / "source" / ASSIGNMENT / "conv_helpers.py")
+    (d / "gradebook.db").symlink_to(course / "gradebook.db")
+
+
+ATTACKS += [
+    # The trusted side reads nothing it should not: links, special files, reports.
+    Attack("disk_linked_notebook", None, "not graded", "is a symbolic link, not the notebook",
+           disk=_link_to_master_notebook),
+    Attack("disk_linked_directory", None, "not graded",
+           f"the submission directory {ASSIGNMENT} is a symbolic link",
+           disk=lambda course, d: d.symlink_to(course / "source" / ASSIGNMENT)),
+    Attack("disk_linked_extra_files", None, "ok", "not followed or read: conv_helpers.py "
+           "(a symbolic link), gradebook.db (a symbolic link)", FULL, disk=_link_with_good_notebook),
+    Attack("disk_fifo_notebook", None, "not graded", "is a FIFO (named pipe), not the notebook",
+           disk=_fifo_notebook),
+    # Sent on every call: outside the hidden cell it is refused for that, inside for its size.
+    # The master notebook itself (what `nbgrader collect` copies when a student leaves a
+    # link to it), and its solutions with markers, comments and hidden tests stripped.
+    Attack("master_copy", None, "flagged", "contains the instructor's solution or hidden tests",
+           raw=lambda r: {"conv_layers.ipynb": (REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_bytes()},
+           withheld=tuple(FULL)),
+    Attack("master_solution_stripped", {k: "\n".join(line.split("#")[0].rstrip() for line in v.splitlines())
+                                        for k, v in mutants.load_answer_sources(
+                                            REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").items()},
+           "flagged", "solution of conv_forward_naive", withheld=tuple(FULL)),
+    Attack("report_bomb", GOOD | {"conv_forward_naive": BOMB_SENDER + "\n\n\n" + insert_first_statement(
+        GOOD["conv_forward_naive"], "_send_bomb()")}, "flagged", "larger than the case can produce",
+        FULL),
+    Attack("hunt_hidden_inputs", STUB, "flagged", "outside its hidden test cell", ZERO,
+           first=[HUNT_INPUTS], forbidden=("LEAKED",)),
+]
+
+
 def build(attack: Attack, release_nb: Path):
     """The attack's notebook: the release with its answers and cells in it."""
     nb = nbformat.read(str(release_nb), as_version=4)
@@ -332,8 +438,58 @@ def build(attack: Attack, release_nb: Path):
 
 def write_attack(attack: Attack, course: Path, release_nb: Path) -> None:
     d = course / "submitted" / attack.sid / ASSIGNMENT
+    if attack.disk:
+        d.parent.mkdir(parents=True)
+        attack.disk(course, d)
+        return
     d.mkdir(parents=True)
     files = attack.raw(release_nb) if attack.raw else {
         f"{NOTEBOOK}.ipynb": nbformat.writes(build(attack, release_nb)).encode()}
     for name, data in (files | attack.extra).items():
         (d / name).write_bytes(data)
+
+# Output crafted to run script in the pages instructors open (feedback, formgrader, class
+# report), beside a plot and a table that must still show. Each payload would set the page
+# title to PW+NED or add an element whose id starts with pw+ned- (spelled apart, so that only
+# a payload that ran writes the marker: test_inert_pages.py looks for it).
+ATTACKS += [
+    Attack("active_outputs", GOOD, "ok", "", FULL, after={"conv_forward_naive": [code('''
+        from html import escape
+        from IPython.display import HTML, SVG, Javascript, Markdown, display
+        import matplotlib.pyplot as plt
+        def mark(how):
+            return ("document.title='PW'+'NED';document.body.insertAdjacentHTML("
+                    f"'beforeend','<b id=pw'+'ned-{how}>ran</b>')")
+        display(HTML(
+            f"<script>{mark('script')}</script>"
+            f"<img src=x onerror=\\"{mark('onerror')}\\">"
+            f"<a href=\\"javascript:{mark('link')}\\">a link</a>"
+            f"<details open ontoggle=\\"{mark('ontoggle')}\\">details</details>"
+            f"<iframe srcdoc=\\"<script>parent.{escape(mark('srcdoc'))}</script>\\"></iframe>"
+            f"<object data=\\"javascript:{mark('object')}\\"></object>"
+            f"<embed src=\\"javascript:{mark('embed')}\\">"
+            f"<meta http-equiv=refresh content=\\"0;url=javascript:{mark('refresh')}\\">"
+            f"<base href=\\"javascript:{mark('base')}//\\">"
+            f"<svg onload=\\"{mark('svg-onload')}\\"><script>{mark('svg-script')}</script></svg>"
+            f"<math><mtext><table><mglyph><style><img src=x onerror=\\"{mark('mxss')}\\">"
+            "</style></mglyph></table></mtext></math>"
+            "<table class=dataframe><tr><th>kept</th></tr><tr><td>inert-table-cell</td></tr></table>"))
+        display(Javascript(mark("javascript")))
+        display({"application/vnd.jupyter.widget-view+json": {
+            "model_id": "0", "version_major": 2, "version_minor": 0}, "text/plain": "a widget"},
+            raw=True)
+        display(SVG(
+            f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+            f'width="40" height="40" onload="{escape(mark("svg-doc"))}">'
+            f'<script>{escape(mark("svg-doc-script"))}</script>'
+            f'<foreignObject><img xmlns="http://www.w3.org/1999/xhtml" src="x" '
+            f'onerror="{escape(mark("foreign"))}"/></foreignObject>'
+            f'<a xlink:href="javascript:{escape(mark("svg-link"))}"><text y="20">t</text></a>'
+            '<circle cx="20" cy="20" r="10" fill="teal"/></svg>'))
+        display(Markdown(f"**inert-markdown** <img src=x onerror=\\"{mark('markdown')}\\"> "
+                         f"[a link](javascript:{mark('markdown-link')})"))
+        print(f"<script>{mark('stream')}</script>")
+        plt.figure(figsize=(2, 2))
+        plt.plot([0, 1], [1, 0])
+        plt.show()''')]}),
+]

@@ -56,7 +56,7 @@ class GradedClass:
 def graded_class(tmp_path_factory) -> GradedClass:
     from adversarial import ATTACKS, LISTENER_PORT, write_attack
     course = tmp_path_factory.mktemp("course")
-    demo.make_course(course, demo.synthetic_class(REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
+    demo.make_course(course, demo.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
     release_nb = course / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     for attack in ATTACKS:
         write_attack(attack, course, release_nb)

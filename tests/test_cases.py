@@ -2,7 +2,7 @@
 
 Grouped per unit: ``Case.describe``, ``generate_cases`` (determinism and the coverage the
 module promises), ``make_inputs``, ``expected_outputs`` / ``CaseSet.build`` and
-``CaseSet.write_kernel_inputs`` (what reaches the untrusted kernel).
+``CaseSet.task_view`` (what reaches the untrusted kernel) and ``report_limits``.
 """
 from __future__ import annotations
 
@@ -327,54 +327,54 @@ class TestExpectedOutputs:
                 np.testing.assert_array_equal(inputs[name], fresh[name])
 
 
-# --------------------------------------------------------------------------- write_kernel_inputs
+# --------------------------------------------------------------------------- task_view
 
-class TestWriteKernelInputs:
-    @pytest.fixture()
-    def written(self, caseset, tmp_path):
-        caseset.write_kernel_inputs(tmp_path)
-        with np.load(tmp_path / "inputs.npz", allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        spec = json.loads((tmp_path / "cases.json").read_text())
-        return tmp_path, spec, arrays
+class TestTaskView:
+    """What reaches the untrusted kernel, one task at a time, during its hidden cell."""
 
-    def test_writes_exactly_two_files(self, written):
-        directory, _, _ = written
-        assert sorted(p.name for p in directory.iterdir()) == ["cases.json", "inputs.npz"]
-
-    def test_cases_json_has_parameters_only(self, caseset, written):
-        _, spec, _ = written
-        assert list(spec) == [t.name for t in TASKS]
+    def test_parameters_only(self, caseset):
         for task in TASKS:
-            entries = spec[task.name]
-            assert [e["index"] for e in entries] == [c.index for c in caseset.cases[task.name]]
-            for entry, case in zip(entries, caseset.cases[task.name]):
+            spec, _ = caseset.task_view(task.name)
+            assert [e["index"] for e in spec] == [c.index for c in caseset.cases[task.name]]
+            for entry, case in zip(spec, caseset.cases[task.name]):
                 assert set(entry) == {"index", "params"}
                 assert entry["params"] == case.params
                 assert all(isinstance(v, int) for v in entry["params"].values())
 
-    def test_npz_holds_exactly_the_inputs(self, caseset, written):
-        _, _, arrays = written
-        want = {f"{task}/{index}/{name}": a
-                for (task, index), named in caseset.inputs.items() for name, a in named.items()}
-        assert set(arrays) == set(want)
-        for key, a in want.items():
-            assert arrays[key].dtype == np.float64
-            np.testing.assert_array_equal(arrays[key], a)
-        for key in arrays:
-            task, index, name = key.split("/")
-            assert name in TASK_BY_NAME[task].inputs
+    def test_exactly_the_tasks_inputs(self, caseset):
+        for task in TASKS:
+            _, arrays = caseset.task_view(task.name)
+            want = {f"{task.name}/{index}/{name}": a for (t, index), named in caseset.inputs.items()
+                    if t == task.name for name, a in named.items()}
+            assert set(arrays) == set(want)
+            for key, a in want.items():
+                assert arrays[key].dtype == np.float64
+                np.testing.assert_array_equal(arrays[key], a)
+                assert key.split("/")[2] in task.inputs
 
-    def test_no_expected_output_is_written(self, caseset, written):
-        directory, _, arrays = written
-        stored = list(arrays.values())
-        for (task, index), named in caseset.expected.items():
-            for name, want in named.items():
-                for a in stored:
-                    same = a.shape == want.shape and np.allclose(a, want)
-                    assert not same, f"expected {name} of {task} case {index} was written"
-        # Not hidden under another name either: no output names in the keys or the json.
+    def test_no_expected_output(self, caseset):
         outputs = {o for t in TASKS for o in t.outputs}
-        assert not any(k.split("/")[-1] in outputs for k in arrays)
-        text = (directory / "cases.json").read_text()
-        assert not any(f'"{o}"' in text for o in outputs | {"expected"})
+        for task in TASKS:
+            spec, arrays = caseset.task_view(task.name)
+            for (t, index), named in caseset.expected.items():
+                for name, want in named.items():
+                    for a in arrays.values():
+                        same = a.shape == want.shape and np.allclose(a, want)
+                        assert not same, f"expected {name} of {t} case {index} is handed out"
+            assert not any(k.split("/")[-1] in outputs for k in arrays)
+            text = json.dumps(spec)
+            assert not any(f'"{o}"' in text for o in outputs | {"expected"})
+
+    def test_kernel_view_is_every_tasks_view(self, caseset):
+        spec, arrays = caseset.kernel_view()
+        assert list(spec) == [t.name for t in TASKS]
+        assert set(arrays) == {k for t in TASKS for k in caseset.task_view(t.name)[1]}
+
+    def test_report_limits_name_every_output_and_input(self, caseset):
+        for task in TASKS:
+            limits = caseset.report_limits(task.name)
+            for case in caseset.cases[task.name]:
+                for name, want in caseset.expected[(task.name, case.index)].items():
+                    assert limits[f"{case.index}/out/{name}"] >= 9 * want.size
+                for name, given in caseset.inputs[(task.name, case.index)].items():
+                    assert limits[f"{case.index}/after/{name}"] == given.size

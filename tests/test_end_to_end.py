@@ -6,12 +6,11 @@ from nbgrader.api import Gradebook
 
 from autograder import mutants
 from autograder.cases import CaseSet
-from autograder.demo import solution_answers
 from autograder.tasks import ASSIGNMENT, MAX_SCORE, NOTEBOOK, TASKS
 from conftest import REPO, sandbox_processes
 from honest import expected_points, seed
 
-SOURCE_NB = REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+RELEASE_NB = REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
 MISTAKE_OF = {  # mutant -> the diagnosis its feedback must name
     "padding_ignored": "padding ignored", "stride_ignored": "stride ignored",
     "kernel_flipped": "kernel flipped", "bias_missing": "bias missing",
@@ -41,7 +40,7 @@ def test_blank_release_gets_zero_with_not_implemented_per_task(graded_class):
 @pytest.mark.parametrize("mutant", mutants.MUTANTS, ids=lambda m: m.name)
 def test_mutant_loses_points_where_broken_with_exact_partial_credit(graded_class, mutant):
     sid = f"mistake_{mutant.name}"
-    expect = expected_points(mutants.apply(mutant, solution_answers(SOURCE_NB)))
+    expect = expected_points(mutants.apply(mutant, mutants.student_answers(RELEASE_NB)))
     for task in TASKS:
         got = graded_class.score(sid, task.name)
         assert got == pytest.approx(expect[task.name]), task.name

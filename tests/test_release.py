@@ -60,7 +60,13 @@ def test_each_task_is_a_stub_that_raises_not_implemented():
 
 def test_hidden_test_cells_carry_the_points():
     nb = nbformat.read(str(REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"), as_version=4)
+    grade_cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
-              for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+              for c in grade_cells if "### BEGIN HIDDEN TESTS" in c.source}
     assert points == {t.test_id: t.points for t in TASKS}
     assert sum(points.values()) == 100
+    # Every other grade cell is a public check worth 0 points: it can make `nbgrader
+    # validate` fail, never move the score.
+    checks = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+              for c in grade_cells if c.metadata["nbgrader"]["grade_id"] not in points}
+    assert checks and all(gid.startswith("check_") and p == 0 for gid, p in checks.items())

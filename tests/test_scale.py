@@ -29,7 +29,7 @@ COLUMNS = [t.name for t in TASKS] + ["total", "status"]
 
 
 def small_course(path: Path, extra_config: str = "") -> Path:
-    synthetic = demo.synthetic_class(REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    synthetic = demo.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
     demo.make_course(path, {s: synthetic[s] for s in STUDENTS})
     broken = path / "submitted" / "damaged" / ASSIGNMENT
     broken.mkdir(parents=True)
@@ -145,16 +145,23 @@ def test_run_killed_half_way_resumes_without_loss_or_repeats(serial, tmp_path):
 
 
 def test_dask_cluster_gives_the_same_grades(serial, tmp_path):
+    """The scheduler and workers started as the README says: the `dask` command, in another
+    directory, with only PYTHONPATH pointing at the checkout (nothing of this test's
+    sys.path)."""
     pytest.importorskip("distributed")
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
-                               "127.0.0.1", "--port", str(port), "--no-dashboard"], cwd=REPO,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    dask = [str(Path(sys.executable).with_name("dask"))]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["PYTHONPATH"] = str(REPO)
+    elsewhere = tmp_path / "cluster"
+    elsewhere.mkdir()
+    procs = [subprocess.Popen(dask + ["scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                      "--no-dashboard"], cwd=elsewhere, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
-                                    f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--nworkers", "2",
-                                    "--no-dashboard"], cwd=REPO, env=env,
+        procs += [subprocess.Popen(dask + ["worker", f"tcp://127.0.0.1:{port}", "--nthreads",
+                                           "1", "--nworkers", "2", "--no-dashboard"],
+                                   cwd=elsewhere, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
         from distributed import Client
         with Client(f"tcp://127.0.0.1:{port}", timeout=60) as client:
@@ -204,3 +211,75 @@ def test_postgresql_gradebook_gives_the_same_grades(serial, tmp_path, postgres):
     from nbgrader.api import Gradebook
     with Gradebook(postgres) as gb:
         assert gb.find_submission(ASSIGNMENT, "correct").score == 100
+
+
+def test_a_second_run_on_the_same_course_stops_at_once(serial, tmp_path):
+    import fcntl
+    from autograder.pipeline import LOCK_FILE
+    course = small_course(tmp_path)
+    first = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "--course",
+                              str(course), "--jobs", "2"], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    lock, deadline = course / LOCK_FILE, time.monotonic() + 120
+    while time.monotonic() < deadline and first.poll() is None:
+        try:
+            with open(lock) as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        except FileNotFoundError:
+            pass
+        except BlockingIOError:
+            break                                   # the first run holds it
+        time.sleep(0.1)
+    second = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course",
+                             str(course), "--jobs", "2"], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    out, err = first.communicate(timeout=900)
+    assert first.returncode == 0, err[-3000:]
+    assert second.returncode == 1
+    assert second.stderr.strip().splitlines()[-1].startswith(
+        f"error: another run of the autograder (grade or collect) is working on {course} (pid {first.pid} on ")
+    assert f"graded {len(STUDENTS) + 1} submissions (0 unchanged)" in out
+    assert grades(course) == serial
+    # The lock file a finished (or killed) run leaves is taken over by the next run.
+    assert lock.exists()
+    assert "graded 0 submissions" in grade(course, "--jobs", "2").stdout
+
+
+def peak_mib(course: Path) -> float:
+    """Peak resident memory of a `grade` run's processes (GNU time: the largest of them)."""
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "autograder",
+                           "grade", "--course", str(course), "--jobs", "1"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return int(proc.stderr.strip().splitlines()[-1]) / 1024
+
+
+def test_extra_files_do_not_grow_the_coordinators_memory(tmp_path):
+    """100 MB of extra files per student (sparse: no disk) are listed, never read."""
+    synthetic = demo.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    plain, heavy = tmp_path / "plain", tmp_path / "heavy"
+    for course in (plain, heavy):
+        demo.make_course(course, {s: synthetic["blank"] for s in ("a", "b", "c")})
+    for s in ("a", "b", "c"):
+        with open(heavy / "submitted" / s / ASSIGNMENT / "dataset.npy", "wb") as fh:
+            fh.truncate(100 * 2**20)
+    plain_mib, heavy_mib = peak_mib(plain), peak_mib(heavy)
+    assert heavy_mib < plain_mib + 50, (plain_mib, heavy_mib)
+    with open(heavy / "grades.csv") as fh:
+        assert "dataset.npy (100.0 MiB)" in fh.read()
+
+
+def test_a_report_declaring_gigabytes_does_not_grow_the_grading_process(tmp_path):
+    from adversarial import ATTACKS, GOOD
+    bomb = next(a for a in ATTACKS if a.sid == "report_bomb")
+    honest, attacked = tmp_path / "honest", tmp_path / "attacked"
+    demo.make_course(honest, {"s": GOOD})
+    demo.make_course(attacked, {"s": bomb.answers})
+    honest_mib, attacked_mib = peak_mib(honest), peak_mib(attacked)
+    assert attacked_mib < honest_mib + 200, (honest_mib, attacked_mib)
+    row = grades(attacked)["s"]
+    assert row[-2:] == ("100", "flagged")
+    recorded = dict(sqlite3.connect(attacked / "gradebook.db").execute(
+        "select student_id, seconds from autograder_results"))
+    assert recorded["s"] < 240          # c.Grading.submission_seconds

@@ -101,7 +101,8 @@ class TestReadNotebookChoice:
                  "README.md": b"hi", "data/x.npy": b"\x93NUMPY", "timestamp.txt": b"2026"}
         sub = read_notebook(files, NOTEBOOK, MAX)
         assert "extra notebooks ignored: b.ipynb, scratch.ipynb" in sub.notes
-        assert "extra files are not used for grading: README.md, data/x.npy" in sub.notes
+        assert "extra files are not used for grading: README.md (2 bytes), data/x.npy (6 bytes)" \
+            in sub.notes
         assert not any("timestamp" in n for n in sub.notes)
         assert len(sub.notebook.cells) == len(student.cells)
 
@@ -153,7 +154,7 @@ class TestReadNotebookParsing:
     @pytest.mark.parametrize("data, line, col", [
         (b'{\n  "cells": [\n    1,,\n', 3, 7),
         (b'{"cells": [], "metadata": {}', 1, 29),
-        (b"", 1, 1),
+        (b"nope", 1, 1),
     ])
     def test_invalid_json_gives_line_and_column(self, data, line, col):
         with pytest.raises(SubmissionError) as exc:
@@ -178,7 +179,28 @@ class TestReadNotebookParsing:
     def test_unreadable_notebook(self, data):
         with pytest.raises(SubmissionError) as exc:
             read_notebook({WANTED: data}, NOTEBOOK, MAX)
-        assert str(exc.value).startswith(f"{WANTED} is not a readable Jupyter notebook: ")
+        assert str(exc.value).startswith(f"{WANTED} is not a readable Jupyter notebook (")
+        assert "\n" not in str(exc.value)
+
+    def test_empty_file(self):
+        with pytest.raises(SubmissionError, match=f"^{WANTED} is empty$"):
+            read_notebook({WANTED: b""}, NOTEBOOK, MAX)
+
+    def test_files_that_are_not_read_are_named_with_their_size(self, student):
+        sub = read_notebook({WANTED: to_bytes(student)}, NOTEBOOK, MAX,
+                            others={"data/train.npz": 3 * 2**20, "notes.txt": 2048},
+                            refused={"helper.py": "a symbolic link", "pipe": "a FIFO (named pipe)"})
+        assert sub.notes == ["not followed or read: helper.py (a symbolic link), pipe (a FIFO "
+                             "(named pipe))",
+                             "extra files are not used for grading: data/train.npz (3.0 MiB), "
+                             "notes.txt (2 KiB)"]
+
+    @pytest.mark.parametrize("what", ["a symbolic link", "a FIFO (named pipe)"])
+    def test_a_link_or_special_file_in_place_of_the_notebook(self, what):
+        with pytest.raises(SubmissionError) as exc:
+            read_notebook({}, NOTEBOOK, MAX, refused={WANTED: what})
+        assert str(exc.value) == (f"{WANTED} is {what}, not the notebook itself; links and "
+                                  "special files are not followed (submit the notebook file)")
 
     def test_nbformat3_is_converted(self, answers):
         v3 = nbformat.v3

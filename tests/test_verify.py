@@ -2,15 +2,13 @@
 
 Student code is run on the hidden cases the way the in-kernel harness does it (its own
 ``_call`` and ``_describe``), the report goes through the same serialization as over the
-socket (JSON header, npz arrays read back by ``load_report_arrays``), and
+socket (JSON header, npz arrays read back by ``wire.load_arrays``), and
 ``verify_task`` scores it. Students: reference-backed correct functions, the blank
 release stubs, the mutation suite of autograder/mutants.py, and hand-made malformed reports.
 """
 from __future__ import annotations
 
-import io
 import json
-import pickle
 import re
 from pathlib import Path
 
@@ -20,12 +18,13 @@ from hypothesis import given, settings, strategies as st
 
 from autograder import harness
 from autograder import reference as ref
-from autograder import verify
 from autograder.cases import Case, CaseSet, expected_outputs, make_inputs
 from autograder.diagnose import MISTAKES
-from autograder.mutants import MUTANTS, apply, load_answer_sources
+from autograder.mutants import MUTANTS, apply, load_answer_sources, student_answers
 from autograder.tasks import TASK_BY_NAME, TASKS
-from autograder.verify import CaseResult, TaskVerdict, load_report_arrays, verify_task
+from autograder.verifier import Verifier
+from autograder.verify import CaseResult, TaskVerdict, verify_task
+from autograder.wire import WireError, load_arrays, pack_arrays
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_NB = REPO / "source" / "conv_layers" / "conv_layers.ipynb"
@@ -66,15 +65,16 @@ def run_like_harness(task_name: str, fns: dict, caseset: CaseSet):
     return harness.run_cases(task_name, fns, spec[task_name], inputs)
 
 
-def over_the_wire(header, arrays):
-    """What the verifier gets: the JSON header and the npz arrays read back safely."""
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return json.loads(json.dumps(header)), load_report_arrays(buf.getvalue())
+def over_the_wire(header, arrays, caseset: CaseSet):
+    """What the verifier gets: the JSON header, and the npz arrays read back within the
+    task's limits, as the verifier does."""
+    limits = caseset.report_limits(header["task"])
+    return json.loads(json.dumps(header)), load_arrays(pack_arrays(arrays), limits,
+                                                       8 * sum(limits.values()))
 
 
 def grade(task_name: str, fns: dict, caseset: CaseSet) -> TaskVerdict:
-    header, arrays = over_the_wire(*run_like_harness(task_name, fns, caseset))
+    header, arrays = over_the_wire(*run_like_harness(task_name, fns, caseset), caseset)
     return verify_task(TASK_BY_NAME[task_name], caseset, header, arrays)
 
 
@@ -160,9 +160,9 @@ class TestHarnessHelper:
     @pytest.mark.parametrize("student", ["solution", "stub", "padding_ignored", "float_sizes",
                                          "input_modified", "no_pair"])
     def test_helper_reports_like_the_harness(self, caseset, tmp_path, monkeypatch, student):
-        # The real harness, reading the kernel inputs written by the CaseSet, gives the
-        # same report as the in-test helper (apart from timings).
-        caseset.write_kernel_inputs(tmp_path)
+        # The real harness, fetching the inputs from a real verifier over its socket while
+        # the task's hidden cell "runs", gives the same report as the in-test helper (apart
+        # from timings), and the verifier scores it as verify_task does.
         monkeypatch.setattr(harness, "GRADING_DIR", str(tmp_path))
         if student == "solution":
             fns = exec_answers(solution_sources())
@@ -173,16 +173,21 @@ class TestHarnessHelper:
             fns[CONV_FWD] = lambda *a: 1.0
         else:
             mutant = next(m for m in MUTANTS if m.name == student)
-            fns = exec_answers(apply(mutant, solution_sources()))
-        for task in TASKS:
-            h1, a1 = harness._run_cases(task.name, fns)
-            h2, a2 = run_like_harness(task.name, fns, caseset)
-            for meta in h1["cases"] + h2["cases"]:
-                meta.pop("seconds")
-            assert h1 == h2
-            assert a1.keys() == a2.keys()
-            for k in a1:
-                np.testing.assert_array_equal(a1[k], a2[k])
+            fns = exec_answers(apply(mutant, student_answers(RELEASE_NB)))
+        with Verifier(caseset, str(tmp_path / "verifier.sock")) as verifier:
+            for task in TASKS:
+                verifier.current_task = task.name
+                h1, a1 = harness.run_cases(task.name, fns, *harness._fetch_cases(task.name))
+                h2, a2 = run_like_harness(task.name, fns, caseset)
+                reply, _ = harness._request(dict(h1, op="report"), a1)
+                for meta in h1["cases"] + h2["cases"]:
+                    meta.pop("seconds")
+                assert h1 == h2
+                assert a1.keys() == a2.keys()
+                for k in a1:
+                    np.testing.assert_array_equal(a1[k], a2[k])
+                assert reply["points"] == grade(task.name, fns, caseset).points
+        assert verifier.problems == []
 
 
 # --------------------------------------------------------------------------- correct code
@@ -247,7 +252,7 @@ MUTANT_IDS = [m.name for m in MUTANTS]
 @pytest.fixture(scope="module")
 def mutant_verdicts(casesets):
     """(mutant name, seed) -> {task: verdict}, computed once."""
-    good = solution_sources()
+    good = student_answers(RELEASE_NB)
     out = _Quiet()
     for m in MUTANTS:
         fns = exec_answers(apply(m, good))
@@ -306,7 +311,7 @@ class TestMutants:
         expected = {k: expected_outputs(cases[k[1] - 1], v) for k, v in inputs.items()}
         cs = CaseSet(0, {CONV_FWD: cases}, inputs, expected)
         mutant = next(m for m in MUTANTS if m.name == "stride_ignored")
-        verdict = grade(CONV_FWD, exec_answers(apply(mutant, solution_sources())), cs)
+        verdict = grade(CONV_FWD, exec_answers(apply(mutant, student_answers(RELEASE_NB))), cs)
         assert [c.passed for c in verdict.cases] == [True, True, False, False, True]
         assert [c.mistake for c in verdict.cases if not c.passed] == ["stride_ignored"] * 2, \
             verdict.lines()
@@ -315,7 +320,7 @@ class TestMutants:
 # --------------------------------------------------------------------------- malformed reports
 
 def _correct_report(task_name, caseset):
-    return over_the_wire(*run_like_harness(task_name, reference_student(), caseset))
+    return over_the_wire(*run_like_harness(task_name, reference_student(), caseset), caseset)
 
 
 class TestMalformedReports:
@@ -398,11 +403,13 @@ class TestMalformedReports:
         assert v.cases[0].message == "`out` has dtype object, expected float"
         assert all(c.passed for c in v.cases[1:])
 
-    def test_string_dtype_array_through_npz(self, caseset):
-        # Strings can be saved without pickle, so they do reach verify_task.
+    def test_string_dtype_array(self, caseset):
+        # Strings can be saved without pickle: the wire refuses them, and verify_task
+        # scores them 0 if they get there another way.
         header, arrays = run_like_harness(POOL_FWD, reference_student(), caseset)
         arrays["2/out/out"] = np.full(arrays["2/out/out"].shape, "1.0")
-        header, arrays = over_the_wire(header, arrays)
+        with pytest.raises(WireError, match="not a number"):
+            over_the_wire(header, arrays, caseset)
         v = verify_task(TASK_BY_NAME[POOL_FWD], caseset, header, arrays)
         assert not v.cases[1].passed
         assert v.cases[1].message == "`out` has dtype <U3, expected float"
@@ -488,54 +495,6 @@ class TestMalformedReports:
         arrays["1/out/out"] = arrays["1/out/out"][..., :1]
         v = verify_task(TASK_BY_NAME[POOL_FWD], caseset, header, arrays)
         assert not v.cases[0].passed and "has shape" in v.cases[0].message
-
-
-# --------------------------------------------------------------------------- load_report_arrays
-
-class TestLoadReportArrays:
-    def test_round_trip(self):
-        buf = io.BytesIO()
-        arrays = {"1/out/out": np.arange(6.0).reshape(2, 3), "1/after/x": np.ones(2)}
-        np.savez(buf, **arrays)
-        got = load_report_arrays(buf.getvalue())
-        assert got.keys() == arrays.keys()
-        for k in arrays:
-            np.testing.assert_array_equal(got[k], arrays[k])
-
-    @pytest.mark.parametrize("payload", [b"", b"garbage", b"PK\x03\x04not really a zip",
-                                         bytes(range(256)) * 4])
-    def test_rejects_garbage(self, payload):
-        with pytest.raises(ValueError, match="unreadable report"):
-            load_report_arrays(payload)
-
-    def test_rejects_pickled_object_array_npy(self):
-        buf = io.BytesIO()
-        np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
-        with pytest.raises(ValueError):
-            load_report_arrays(buf.getvalue())
-
-    def test_rejects_pickled_object_array_in_npz(self):
-        buf = io.BytesIO()
-        np.savez(buf, **{"1/out/out": np.array([None, 1.0], dtype=object)})
-        with pytest.raises(ValueError):
-            load_report_arrays(buf.getvalue())
-
-    def test_rejects_plain_pickle(self):
-        with pytest.raises(ValueError):
-            load_report_arrays(pickle.dumps({"1/out/out": np.zeros(3)}))
-
-    def test_rejects_a_single_npy_instead_of_npz(self):
-        # A well-formed .npy that is not an archive is not a report either; the verifier
-        # only survives ValueError/OSError, so it must be a ValueError.
-        buf = io.BytesIO()
-        np.save(buf, np.zeros(3))
-        with pytest.raises(ValueError):
-            load_report_arrays(buf.getvalue())
-
-    def test_rejects_oversized_payload(self, monkeypatch):
-        monkeypatch.setattr(verify, "MAX_REPORT_BYTES", 100)
-        with pytest.raises(ValueError, match="exceeds"):
-            load_report_arrays(b"x" * 101)
 
 
 # --------------------------------------------------------------------------- TaskVerdict
