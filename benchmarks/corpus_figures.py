@@ -8,6 +8,8 @@ hidden cases and on other seeds. Lists the failing functions left unnamed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import re
 import sys
 from pathlib import Path
@@ -34,8 +36,9 @@ def main() -> None:
     recognized = frozenset(MISTAKES)
     for seed in [course_seed(), *args.seeds]:
         caseset = CaseSet.build(seed)
-        results = {e: grade_in_process(apply((e,), style_cells(e.style)), caseset, e.id)
-                   for e in WRONG}
+        with contextlib.redirect_stdout(io.StringIO()):      # the students' debug prints
+            results = {e: grade_in_process(apply((e,), style_cells(e.style)), caseset, e.id)
+                       for e in WRONG}
         print(f"seed {seed}: {len(WRONG)} wrong entries, {figures(results, recognized)}")
         for entry, verdicts in results.items():
             for function, verdict in verdicts.items():
