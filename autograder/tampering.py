@@ -16,7 +16,7 @@ import ast
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Optional
 
 from IPython.core.inputtransformer2 import TransformerManager
 from traitlets import Dict, List, Unicode

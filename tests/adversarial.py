@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import nbformat
 from autograder import mutants
 from autograder.demo import insert_first_statement
 from autograder.tasks import ASSIGNMENT, NOTEBOOK
+from conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 GOOD = mutants.student_answers(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
@@ -27,15 +27,9 @@ STUB: dict[str, str] = {}
 FULL = {"conv_forward_naive": 30, "conv_backward_naive": 30, "max_pool_forward_naive": 15,
         "max_pool_backward_naive": 25}
 ZERO = {k: 0 for k in FULL}
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # A host loopback listener the network attacks try to reach (a free port, so that test runs
 # can overlap).
-LISTENER_PORT = _free_port()
+LISTENER_PORT = free_port()
 
 
 def mutant(name: str) -> dict[str, str]:

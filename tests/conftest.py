@@ -7,6 +7,8 @@ together is also the check that attacks cost other students nothing.
 from __future__ import annotations
 
 import csv
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +21,27 @@ sys.path.insert(0, str(REPO))
 
 from autograder import demo  # noqa: E402
 from autograder.tasks import ASSIGNMENT, NOTEBOOK  # noqa: E402
+
+
+def free_port() -> int:
+    """A loopback port no one listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Headless chromium as it runs here: no background traffic (this machine's network is
+# closed), a fresh profile each time.
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
+needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),
+                                    reason="chromium not installed (apt-get install -y chromium)")
+
+
+def chromium(profile: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run headless chromium with ``args`` and a profile directory of its own."""
+    return subprocess.run(["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def sandbox_processes(students) -> list[str]:

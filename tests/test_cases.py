@@ -376,5 +376,5 @@ class TestTaskView:
             for case in caseset.cases[task.name]:
                 for name, want in caseset.expected[(task.name, case.index)].items():
                     assert limits[f"{case.index}/out/{name}"] >= 9 * want.size
-                for name, given in caseset.inputs[(task.name, case.index)].items():
-                    assert limits[f"{case.index}/after/{name}"] == given.size
+                for name, arr in caseset.inputs[(task.name, case.index)].items():
+                    assert limits[f"{case.index}/after/{name}"] == arr.size

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from autograder.class_report import write_class_report  # noqa: E402
 from autograder.diagnose import MISTAKES  # noqa: E402
 from autograder.report import StudentRow  # noqa: E402
 from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS  # noqa: E402
+from conftest import chromium, needs_chromium  # noqa: E402
 
 PNGS = ("score_histogram.png", "task_pass_rates.png", "mistakes.png")
 DESCRIPTIONS = ["x(1, 1, 5, 5), w(1, 1, 3, 3), stride=1, pad=0",
@@ -124,16 +123,11 @@ def test_summary_and_mistakes(report, rows):
         assert f'<code>{m}</code></td><td class="num">1</td>' in mistakes
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None,
-                    reason="chromium not installed (apt-get install -y chromium)")
+@needs_chromium
 def test_report_renders_in_headless_chromium(report, tmp_path):
-    profile, shot = tmp_path / "chromium-profile", tmp_path / "shot.png"
-    run = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={shot}",
-         "--window-size=1280,2000", (report / "index.html").as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
+    shot = tmp_path / "shot.png"
+    run = chromium(tmp_path / "chromium-profile", f"--screenshot={shot}",
+                   "--window-size=1280,2000", (report / "index.html").as_uri())
     assert shot.exists(), f"chromium wrote no screenshot:\n{run.stderr[-2000:]}"
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
     pixels = imread(shot)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,16 +17,10 @@ import pytest
 
 from autograder import demo, mutants
 from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
-from conftest import REPO
+from conftest import REPO, chromium, free_port, needs_chromium
 
 RELEASE_NB = REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
 SCREENSHOT = Path(tempfile.gettempdir()) / "formgrader-review-queue.png"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -114,22 +105,12 @@ def test_the_reasons_are_shown_beside_the_answer_cells(formgrader):
     assert all(c["auto_comment"] is None for c in correct)
 
 
-def test_the_submissions_page_in_a_browser(formgrader):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/install installs it)")
-        pytest.skip("chromium not installed")
+@needs_chromium
+def test_the_submissions_page_in_a_browser(formgrader, tmp_path):
     url = f"{formgrader}/formgrader/gradebook/{ASSIGNMENT}/{NOTEBOOK}"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--virtual-time-budget=15000", "--window-size=1400,700"]
-    with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run([chromium, *flags, f"--user-data-dir={profile}", "--dump-dom", url],
-                             capture_output=True, text=True, timeout=120).stdout
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium, *flags, f"--user-data-dir={profile}",
-                        f"--screenshot={SCREENSHOT}", url], capture_output=True, timeout=120)
+    page = ("--virtual-time-budget=15000", "--window-size=1400,700")
+    dom = chromium(tmp_path / "profile-dom", *page, "--dump-dom", url).stdout
+    chromium(tmp_path / "profile-shot", *page, f"--screenshot={SCREENSHOT}", url)
     # The page lists submissions anonymously ("Submission #1"): three of them, two of which
     # (the flagged and the ungraded one) are marked for manual grading and flagged.
     assert [f"Submission #{i}" in dom for i in (1, 2, 3, 4)] == [True, True, True, False]

@@ -13,8 +13,6 @@ import copy
 import io
 import json
 import re
-import shutil
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,6 +28,7 @@ from nbgrader.server_extensions.formgrader import handlers as formgrader
 from autograder.inert import (POLICY_META, SanitizeOutputs, clean_html, clean_output, clean_svg,
                               with_page_policy)
 from autograder.tasks import ASSIGNMENT, NOTEBOOK
+from conftest import chromium, needs_chromium
 
 ATTACK = "active_outputs"
 # What the attack's payloads write when they run (tests/adversarial.py spells them apart).
@@ -277,12 +276,8 @@ def _formgrade_page(course: Path, sid: str, out: Path) -> Path:
 def _dump_dom(page: Path, profile: Path) -> str:
     """The DOM of ``page`` after it loaded and its timers and events ran, in headless
     chromium with no network (every host fails to resolve)."""
-    run = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
-         "--virtual-time-budget=2000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
+    run = chromium(profile, "--host-resolver-rules=MAP * ~NOTFOUND",
+                   "--virtual-time-budget=2000", "--dump-dom", page.as_uri())
     assert "<html" in run.stdout, f"chromium dumped no page:\n{run.stderr[-2000:]}"
     return run.stdout
 
@@ -298,10 +293,6 @@ def _page_script(html: str) -> Counter:
     soup = BeautifulSoup(html, "html.parser")
     return Counter([json.dumps(s.attrs, sort_keys=True) for s in soup.find_all("script")]
                    + script_attributes(soup))
-
-
-needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
-                                    reason="chromium not installed (apt-get install -y chromium)")
 
 
 @needs_chromium

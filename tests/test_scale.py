@@ -8,7 +8,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 from autograder import demo
 from autograder.sandbox import ZYGOTE_PREFIX
 from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
-from conftest import REPO, sandbox_processes
+from conftest import REPO, free_port, sandbox_processes
 
 STUDENTS = ("correct", "blank", "exception", "mistake_pool_overwrite", "mistake_bias_missing",
             "mistake_dx_not_cropped")
@@ -52,10 +51,6 @@ def grades(course: Path) -> dict[str, tuple]:
         return {r["student_id"]: tuple(r[c] for c in COLUMNS) for r in csv.DictReader(fh)}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

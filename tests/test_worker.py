@@ -8,7 +8,7 @@ import pytest
 
 from autograder import demo, submission, worker
 from autograder.pipeline import prepare
-from autograder.tasks import ASSIGNMENT, NOTEBOOK
+from autograder.tasks import NOTEBOOK
 
 
 @pytest.fixture(scope="module")
