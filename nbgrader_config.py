@@ -54,8 +54,8 @@ c.OverwriteCells.add_missing_cells = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-    "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.feedback.HideTestTracebacks",
+    "nbgrader.preprocessors.ClearHiddenTests",
 ]
 # The same page as nbconvert's HTMLExporter, with the work every student shares done once.
 c.GenerateFeedback.exporter_class = "autograder.feedback.FeedbackExporter"

@@ -28,14 +28,20 @@ from nbgrader.utils import is_grade
 
 from .inert import with_page_policy
 
+HIDDEN_TESTS_BEGIN = "### BEGIN HIDDEN TESTS"
 # nbconvert's own wording, so the page reads the same as an nbconvert export.
 NO_ALT = "No description has been provided for this image"
 _IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\salt\s*=)(?=[\s/>])", re.IGNORECASE)
 
 
 class HideTestTracebacks(NbGraderPreprocessor):
+    """Reduce the tracebacks of hidden test cells to their last line: their frames would
+    print hidden test code. Runs before nbgrader's ClearHiddenTests, which removes the
+    markers it looks for; the public check cells keep their tracebacks (their code is
+    released, and the frames show where the student's code failed)."""
+
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and is_grade(cell):
+        if cell.cell_type == "code" and is_grade(cell) and HIDDEN_TESTS_BEGIN in cell.source:
             for out in cell.outputs:
                 if out.output_type == "error":
                     out.traceback = [f"{out.ename}: {out.evalue}"]

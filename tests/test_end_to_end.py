@@ -1,6 +1,9 @@
 """The real pipeline (nbgrader, sandboxed kernels, gradebook) on the synthetic class."""
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from nbgrader.api import Gradebook
 
@@ -65,6 +68,16 @@ def test_feedback_hides_tests_inputs_and_reference(graded_class, sid):
     caseset = CaseSet.build(seed())
     for arrays in list(caseset.inputs.values())[:6]:
         assert f"{arrays['x'].flat[0]:.6f}"[:8] not in text
+
+
+def test_feedback_keeps_the_public_checks_tracebacks(graded_class):
+    """A public check's traceback shows where the student's code failed (its code is
+    released); only the hidden test cells are reduced to their last line."""
+    plain = html.unescape(re.sub(r"<[^>]+>", "", graded_class.feedback("exception")))
+    frame = plain[plain.index("in conv_backward_naive(dout, cache)"):][:600]
+    assert 'raise RuntimeError("half-finished refactoring")' in frame
+    assert "HiddenTestsFailed: 0 / 30 points" in plain
+    assert "autograder_harness" not in plain
 
 
 def test_syntax_error_exception_and_loop_are_graded_honestly(graded_class):
