@@ -38,14 +38,14 @@ c.Execute.timeout = 10
 # Last, after everything that reads outputs: the stored notebook shows student output
 # inertly (no script, handler or JavaScript output), and so does every page built from it.
 c.Autograde.autograde_preprocessors = [
-    "autograder.execute.SandboxedExecute",
+    "autograder.running.execute.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
-    "autograder.inert.SanitizeOutputs",
+    "autograder.reporting.inert.SanitizeOutputs",
 ]
 # Deleted test cells come back from the gradebook.
 c.OverwriteCells.add_missing_cells = True
@@ -54,11 +54,11 @@ c.OverwriteCells.add_missing_cells = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-    "autograder.feedback.HideTestTracebacks",
+    "autograder.reporting.feedback.HideTestTracebacks",
     "nbgrader.preprocessors.ClearHiddenTests",
 ]
 # The same page as nbconvert's HTMLExporter, with the work every student shares done once.
-c.GenerateFeedback.exporter_class = "autograder.feedback.FeedbackExporter"
+c.GenerateFeedback.exporter_class = "autograder.reporting.feedback.FeedbackExporter"
 
 # Collecting an LMS's "download all submissions" archive (python -m autograder collect; see
 # README, "Collecting from an LMS"). The defaults:

@@ -19,7 +19,11 @@ def main(argv=None) -> None:
     g.add_argument("--scheduler", help="address of a Dask scheduler to grade on instead")
     g.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     g.add_argument("--student", action="append", default=[], help="grade only these students")
-    d = sub.add_parser("demo", help="grade a synthetic class in a fresh temporary course")
+    g.add_argument("--assignment", action="append", default=[],
+                   help="grade only these assignments (default: every one in source/ that has a "
+                        "grading folder)")
+    d = sub.add_parser("demo", help="grade a synthetic class of every assignment of the kit "
+                                    "in a fresh temporary course")
     d.add_argument("--course", type=Path, help="where to build it (default: a new temp dir)")
     d.add_argument("--jobs", type=int, default=0)
     r = sub.add_parser("report", help="write grades.csv, the LMS CSV and the class report")
@@ -40,9 +44,10 @@ def main(argv=None) -> None:
     warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w+> not in session",
                             module="nbgrader")
     if args.command == "grade":
-        from .pipeline import CourseError, grade_course
+        from .grading.pipeline import CourseError, grade_course
         try:
-            summary = grade_course(args.course, args.jobs, args.scheduler, args.force, args.student)
+            summary = grade_course(args.course, args.jobs, args.scheduler, args.force, args.student,
+                                   args.assignment)
         except CourseError as exc:
             sys.exit(f"error: {exc}")
         print(f"graded {summary.graded} submissions ({summary.skipped} unchanged) in "
@@ -51,14 +56,14 @@ def main(argv=None) -> None:
         from .demo import run
         run(args.course, args.jobs)
     elif args.command == "collect":
-        from .collect import collect_archive
-        from .pipeline import CourseError
+        from .grading.collect import collect_archive
+        from .grading.pipeline import CourseError
         try:
             report = collect_archive(args.course, args.zip, args.lms, args.roster, args.assignment)
         except CourseError as exc:
             sys.exit(f"error: {exc}")
         print("\n".join(report.lines()))
     elif args.command == "report":
-        from .pipeline import write_reports
+        from .grading.pipeline import write_reports
         for path in write_reports(args.course):
             print(path)

@@ -17,8 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from autograder.cases import CaseSet  # noqa: E402
-from autograder.diagnose import MISTAKES  # noqa: E402
+from autograder.verifying.cases import CaseSet  # noqa: E402
+from autograder.assignments.conv_layers.diagnose import MISTAKES  # noqa: E402
+from autograder.assignments.conv_layers import assignment as CONV_LAYERS  # noqa: E402
 from corpus import apply, figures, grade_in_process, named_mistakes, style_cells  # noqa: E402
 from corpus.wrong import WRONG  # noqa: E402
 
@@ -35,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     recognized = frozenset(MISTAKES)
     for seed in [course_seed(), *args.seeds]:
-        caseset = CaseSet.build(seed)
+        caseset = CaseSet.build(CONV_LAYERS, seed)
         with contextlib.redirect_stdout(io.StringIO()):      # the students' debug prints
             results = {e: grade_in_process(apply((e,), style_cells(e.style)), caseset, e.id)
                        for e in WRONG}

@@ -29,12 +29,14 @@ from nbclient import NotebookClient
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder import demo, mutants  # noqa: E402
-from autograder.tasks import ASSIGNMENT, NOTEBOOK  # noqa: E402
+from autograder import demo  # noqa: E402
+
+from autograder.assignments.conv_layers import mutants  # noqa: E402
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK  # noqa: E402
 
 
 def make_class(n: int) -> dict:
-    synthetic = demo.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    synthetic = mutants.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
     students = {"loops_forever": synthetic["infinite_loop"]}
     wrong = [f"mistake_{m.name}" for m in mutants.MUTANTS][: max(1, n // 5)]
     for name in wrong:
@@ -51,7 +53,7 @@ def seed() -> int:
 def plain_course(base: Path, students: dict) -> tuple[Path, dict]:
     """A course that plain nbgrader grades with in-kernel hidden tests."""
     course = base / "plain"
-    demo.make_course(course, students)
+    demo.make_course(course, {ASSIGNMENT: students})
     shutil.copy(REPO / "benchmarks" / "plain_harness.py",
                 course / "source" / ASSIGNMENT / "autograder_harness.py")
     timeout = re.search(r"c\.Execute\.timeout = (\d+)", (REPO / "nbgrader_config.py").read_text()).group(1)
@@ -105,7 +107,7 @@ def main() -> None:
     results = {"plain serial nbgrader autograde": plain}
     for jobs in (1, args.jobs):
         ours = base / f"jobs{jobs}"
-        demo.make_course(ours, students)
+        demo.make_course(ours, {ASSIGNMENT: students})
         results[f"autograder grade --jobs {jobs}"] = timed(
             [sys.executable, "-m", "autograder", "grade", "--course", str(ours), "--jobs",
              str(jobs)], REPO)

@@ -7,12 +7,14 @@ import sys
 
 sys.path.insert(0, os.environ["AUTOGRADER_REPO"])
 
-from autograder.cases import CaseSet  # noqa: E402
-from autograder.harness import run_cases  # noqa: E402
-from autograder.tasks import TASK_BY_NAME  # noqa: E402
-from autograder.verify import verify_task  # noqa: E402
+from autograder.verifying.cases import CaseSet  # noqa: E402
+from autograder.running.harness import run_cases, use_calls  # noqa: E402
+from autograder.assignments.conv_layers.tasks import TASK_BY_NAME  # noqa: E402
+from autograder.verifying.scoring import verify_task  # noqa: E402
+from autograder.assignments.conv_layers import assignment as CONV_LAYERS  # noqa: E402
 
-_CASESET = CaseSet.build(int(os.environ["AUTOGRADER_SEED"]))
+use_calls(CONV_LAYERS.calls)
+_CASESET = CaseSet.build(CONV_LAYERS, int(os.environ["AUTOGRADER_SEED"]))
 
 
 def check(task, namespace):

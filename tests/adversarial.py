@@ -16,9 +16,9 @@ from typing import Callable, Optional
 
 import nbformat
 
-from autograder import mutants
-from autograder.demo import insert_first_statement
-from autograder.tasks import ASSIGNMENT, NOTEBOOK
+from autograder.assignments.conv_layers import mutants
+from autograder.answers import insert_first_statement
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK
 from conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -342,8 +342,10 @@ BOMB_SENDER = code('''
 ''')
 HUNT_INPUTS = code('''
     import glob, json, os, socket, struct
+    # The harness and the assignment's calls module hold no case, input or expected value.
     grading = [p for p in glob.glob("/autograder/**", recursive=True)
-               if not p.endswith(("/autograder/", "autograder_harness.py", "verifier.sock"))]
+               if not p.endswith(("/autograder/", "autograder_harness.py", "autograder_calls.py",
+                                  "verifier.sock"))]
     print("LEAKED files" if grading else "BLOCKED files", grading)
     env = {k: v for k, v in os.environ.items() if "npz" in v or "json" in v or "CASE" in k}
     print("LEAKED env" if env else "BLOCKED env")

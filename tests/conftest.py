@@ -20,7 +20,26 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from autograder import demo  # noqa: E402
-from autograder.tasks import ASSIGNMENT, NOTEBOOK  # noqa: E402
+from autograder.assignments.conv_layers import mutants  # noqa: E402
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK  # noqa: E402
+
+# The columns grades.csv has for each assignment <id>, besides "<id>/<task>" and "<id>".
+PER_ASSIGNMENT = ("max_score", "status", "reasons", "notes", "feedback")
+
+
+def read_grades(path: Path, assignment: str = ASSIGNMENT) -> dict[str, dict[str, str]]:
+    """grades.csv's columns of one assignment, by student id: "student_id", each task, "total"
+    and ``PER_ASSIGNMENT`` (students with no submission of it left out)."""
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    out = {}
+    for r in rows:
+        if r[f"{assignment}/status"] == "not submitted":
+            continue
+        prefix = f"{assignment}/"
+        mine = {k[len(prefix):]: v for k, v in r.items() if k.startswith(prefix)}
+        out[r["student_id"]] = {"student_id": r["student_id"], "total": r[assignment]} | mine
+    return out
 
 
 def free_port() -> int:
@@ -65,8 +84,7 @@ class GradedClass:
     def __init__(self, course: Path, output: str):
         self.course = course
         self.output = output
-        with open(course / "grades.csv") as fh:
-            self.rows = {r["student_id"]: r for r in csv.DictReader(fh)}
+        self.rows = read_grades(course / "grades.csv")
 
     def feedback(self, sid: str) -> str:
         return (self.course / "feedback" / sid / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
@@ -79,7 +97,8 @@ class GradedClass:
 def graded_class(tmp_path_factory) -> GradedClass:
     from adversarial import ATTACKS, LISTENER_PORT, write_attack
     course = tmp_path_factory.mktemp("course")
-    demo.make_course(course, demo.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
+    demo.make_course(course, {ASSIGNMENT: mutants.synthetic_class(
+        REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")})
     release_nb = course / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     for attack in ATTACKS:
         write_attack(attack, course, release_nb)

@@ -6,11 +6,14 @@ import re
 
 import numpy as np
 
-from autograder import harness
-from autograder.cases import CaseSet
-from autograder.tasks import TASKS
-from autograder.verify import verify_task
+from autograder.running import harness
+from autograder.verifying.cases import CaseSet
+from autograder.assignments.conv_layers.tasks import TASKS
+from autograder.verifying.scoring import verify_task
+from autograder.assignments.conv_layers import assignment as CONV_LAYERS
 from conftest import REPO
+
+harness.use_calls(CONV_LAYERS.calls)
 
 
 def seed() -> int:
@@ -24,7 +27,7 @@ def expected_points(answers: dict[str, str]) -> dict[str, float]:
     ns = {"np": np}
     for source in answers.values():
         exec(compile(source, "<answer>", "exec"), ns)
-    caseset = CaseSet.build(seed())
+    caseset = CaseSet.build(CONV_LAYERS, seed())
     spec, inputs = caseset.kernel_view()
     points = {}
     for task in TASKS:

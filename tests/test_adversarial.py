@@ -9,7 +9,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from adversarial import ATTACKS, Attack
-from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK, TASKS
 from conftest import sandbox_processes
 from honest import expected_points
 
@@ -88,12 +88,12 @@ def test_nothing_left_running(graded_class):
 @pytest.fixture(scope="module")
 def recorded(graded_class) -> dict[str, dict]:
     """The grader's own record of every student (reasons, notes, final), from the gradebook."""
-    from autograder.pipeline import db_url_for, load_config
-    from autograder.records import ResultStore
+    from autograder.grading.pipeline import db_url_for, load_config
+    from autograder.grading.records import ResultStore
     course = graded_class.course
     config = load_config((course / "nbgrader_config.py").read_text())
     with ResultStore(db_url_for(course, config), course) as store:
-        return store.rows()
+        return store.rows(ASSIGNMENT)
 
 
 def test_every_reason_and_note_is_one_line_without_a_traceback(graded_class, recorded):

@@ -15,10 +15,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autograder import reference as ref
-from autograder.cases import Case, CaseSet, expected_outputs, generate_cases, make_inputs
-from autograder.mutants import load_answer_sources
-from autograder.tasks import TASK_BY_NAME, TASKS
+from autograder.assignments.conv_layers import reference as ref
+from autograder.verifying.cases import CaseSet
+from autograder.assignments.conv_layers.cases import Case, expected_outputs, generate_cases, make_inputs
+from autograder.assignments.conv_layers.mutants import load_answer_sources
+from autograder.assignments.conv_layers.tasks import TASK_BY_NAME, TASKS
+from autograder.assignments.conv_layers import assignment as CONV_LAYERS
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_NB = REPO / "source" / "conv_layers" / "conv_layers.ipynb"
@@ -32,7 +34,7 @@ seeds = st.integers(0, 2**32 - 1)
 
 @pytest.fixture(scope="module", params=SEEDS[:3])
 def caseset(request) -> CaseSet:
-    return CaseSet.build(request.param)
+    return CaseSet.build(CONV_LAYERS, request.param)
 
 
 def all_cases(cases):
@@ -319,7 +321,7 @@ class TestExpectedOutputs:
             assert inputs["dout"].shape == want, (task, index)
 
     def test_build_does_not_modify_inputs(self):
-        cs = CaseSet.build(9)
+        cs = CaseSet.build(CONV_LAYERS, 9)
         for key, inputs in cs.inputs.items():
             case = cs.case(*key)
             fresh = make_inputs(case, 9)

@@ -11,10 +11,11 @@ from matplotlib.image import imread
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder.class_report import write_class_report  # noqa: E402
-from autograder.diagnose import MISTAKES  # noqa: E402
-from autograder.report import StudentRow  # noqa: E402
-from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS  # noqa: E402
+from autograder.reporting.class_report import write_class_report  # noqa: E402
+from autograder.assignments.conv_layers.diagnose import MISTAKES  # noqa: E402
+from autograder.reporting.grades import StudentRow  # noqa: E402
+from autograder.assignments.conv_layers import assignment as CONV_LAYERS  # noqa: E402
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK, TASKS  # noqa: E402
 from conftest import chromium, needs_chromium  # noqa: E402
 
 PNGS = ("score_histogram.png", "task_pass_rates.png", "mistakes.png")
@@ -64,16 +65,16 @@ def rows() -> list[StudentRow]:
 def report(tmp_path_factory, rows) -> Path:
     """The report, written once for the module's tests."""
     course = tmp_path_factory.mktemp("course")
-    written = write_class_report(course, rows)
+    written = write_class_report(course, {CONV_LAYERS: rows})
     out = course / "report"
-    assert sorted(written) == sorted([out / "index.html"] + [out / p for p in PNGS])
+    assert sorted(written) == sorted([out / "index.html"] + [out / ASSIGNMENT / p for p in PNGS])
     return out
 
 
 def test_plots_are_png_files_and_embedded(report):
     html = (report / "index.html").read_text()
     for name in PNGS:
-        data = (report / name).read_bytes()
+        data = (report / ASSIGNMENT / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000, name
         assert f"data:image/png;base64,{base64.b64encode(data).decode()}" in html, name
     assert 'src="' not in html.replace('src="data:image/png;base64,', "")  # nothing external

@@ -16,10 +16,14 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import cli, demo, mutants
-from autograder.collect import CanvasCollector, MoodleCollector, collect_archive
-from autograder.pipeline import CourseError, empty_gradebook
-from autograder.tasks import ASSIGNMENT, NOTEBOOK
+from autograder import cli
+
+from autograder import demo
+
+from autograder.assignments.conv_layers import mutants
+from autograder.grading.collect import CanvasCollector, MoodleCollector, collect_archive
+from autograder.grading.pipeline import CourseError, empty_gradebook
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK
 from conftest import REPO
 
 NOON = (2026, 11, 20, 12, 0, 0)
@@ -37,7 +41,7 @@ STUDENTS = {  # the course's gradebook: student id -> nbgrader student fields
 def make_course(root: Path, config: str = "") -> Path:
     course = root / "course"
     course.mkdir()
-    shutil.copytree(REPO / "source", course / "source")
+    shutil.copytree(REPO / "source" / ASSIGNMENT, course / "source" / ASSIGNMENT)
     (course / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text() + config)
     (course / "gradebook.db").write_bytes(empty_gradebook())
     with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
@@ -355,7 +359,7 @@ def test_canvas_archive_to_lms_grades_end_to_end(tmp_path, capsys):
     date, graded by the real pipeline; lms_grades.csv carries the Canvas ids and the
     gradebook's scores, and only the late student counts as late."""
     course = tmp_path / "course"
-    demo.make_course(course, {})
+    demo.make_course(course, {ASSIGNMENT: {}})
     release_nb = course / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     good = mutants.student_answers(release_nb)
     (course / "gradebook.db").write_bytes(empty_gradebook())

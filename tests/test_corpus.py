@@ -13,12 +13,14 @@ import time
 
 import pytest
 
-from autograder.cases import CaseSet
+from autograder.verifying.cases import CaseSet
 from autograder.demo import make_course
-from autograder.diagnose import MISTAKES
-from autograder.pipeline import db_url_for
-from autograder.report import collect
-from autograder.worker import load_config
+from autograder.assignments.conv_layers.diagnose import MISTAKES
+from autograder.grading.pipeline import db_url_for
+from autograder.reporting.grades import collect
+from autograder.grading.worker import load_config
+from autograder.assignments.conv_layers import assignment as CONV_LAYERS
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT
 from conftest import REPO
 from corpus import (FUNCTIONS, STYLES, acceptable, apply, figures,
                     grade_in_process, named_mistakes, style_cells, submissions)
@@ -33,7 +35,7 @@ OTHER_SEEDS = (0, 7)
 
 @pytest.fixture(scope="module")
 def caseset() -> CaseSet:
-    return CaseSet.build(seed())
+    return CaseSet.build(CONV_LAYERS, seed())
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,7 @@ def test_at_least_nine_in_ten_failing_functions_are_named_all_right(verdicts):
 
 @pytest.mark.parametrize("other", OTHER_SEEDS)
 def test_names_stay_right_on_other_hidden_cases(other):
-    cs = CaseSet.build(other)
+    cs = CaseSet.build(CONV_LAYERS, other)
     results = {e: grade_in_process(apply((e,), style_cells(e.style)), cs, e.id) for e in WRONG}
     for entry, res in results.items():
         for function in FUNCTIONS:
@@ -121,7 +123,7 @@ def test_packed_entries_do_not_interact(verdicts, expected, sub):
 class GradedCorpus:
     def __init__(self, course, seconds: float):
         config = load_config((course / "nbgrader_config.py").read_text())
-        self.rows = {r.student_id: r for r in collect(course, db_url_for(course, config))}
+        self.rows = {r.student_id: r for r in collect(course, db_url_for(course, config), CONV_LAYERS)}
         self.course, self.seconds = course, seconds
 
     def feedback(self, sid: str) -> str:
@@ -131,7 +133,7 @@ class GradedCorpus:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> GradedCorpus:
     course = tmp_path_factory.mktemp("corpus_course")
-    make_course(course, {s.student_id: s.cells() for s in SUBMISSIONS})
+    make_course(course, {ASSIGNMENT: {s.student_id: s.cells() for s in SUBMISSIONS}})
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course),
                            "--jobs", "2"], cwd=REPO, capture_output=True, text=True, timeout=1200)

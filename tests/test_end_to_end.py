@@ -7,9 +7,10 @@ import re
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import mutants
-from autograder.cases import CaseSet
-from autograder.tasks import ASSIGNMENT, MAX_SCORE, NOTEBOOK, TASKS
+from autograder.assignments.conv_layers import mutants
+from autograder.verifying.cases import CaseSet
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, MAX_SCORE, NOTEBOOK, TASKS
+from autograder.assignments.conv_layers import assignment as CONV_LAYERS
 from conftest import REPO, sandbox_processes
 from honest import expected_points, seed
 
@@ -65,7 +66,7 @@ def test_feedback_hides_tests_inputs_and_reference(graded_class, sid):
                    "sliding_window_view", "einsum", "inputs.npz", "cases.json"):
         assert secret not in text
     # No hidden input value: the first few numbers of each hidden input.
-    caseset = CaseSet.build(seed())
+    caseset = CaseSet.build(CONV_LAYERS, seed())
     for arrays in list(caseset.inputs.values())[:6]:
         assert f"{arrays['x'].flat[0]:.6f}"[:8] not in text
 

@@ -10,9 +10,9 @@ import sys
 import pytest
 from bs4 import BeautifulSoup
 
-from autograder.feedback import NO_ALT, _IMG_WITHOUT_ALT
-from autograder.inert import with_page_policy
-from autograder.tasks import ASSIGNMENT, NOTEBOOK
+from autograder.reporting.feedback import NO_ALT, _IMG_WITHOUT_ALT
+from autograder.reporting.inert import with_page_policy
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK
 from conftest import REPO
 
 

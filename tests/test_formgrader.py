@@ -3,7 +3,6 @@ server extension, started by the test on a graded course, driven through its HTT
 TA's browser does, and its submissions page rendered in headless chromium."""
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -15,9 +14,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import demo, mutants
-from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
-from conftest import REPO, chromium, free_port, needs_chromium
+from autograder import demo
+
+from autograder.assignments.conv_layers import mutants
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK, TASKS
+from conftest import REPO, chromium, free_port, needs_chromium, read_grades
 
 RELEASE_NB = REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
 SCREENSHOT = Path(tempfile.gettempdir()) / "formgrader-review-queue.png"
@@ -27,7 +28,7 @@ SCREENSHOT = Path(tempfile.gettempdir()) / "formgrader-review-queue.png"
 def course(tmp_path_factory) -> Path:
     course = tmp_path_factory.mktemp("review")
     good = mutants.student_answers(RELEASE_NB)
-    demo.make_course(course, {"correct": good, "tamperer": good})
+    demo.make_course(course, {ASSIGNMENT: {"correct": good, "tamperer": good}})
     nb_path = course / "submitted" / "tamperer" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     nb = nbformat.read(str(nb_path), as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import ctypes\nlibc = ctypes.CDLL(None)"))
@@ -133,8 +134,7 @@ def test_a_review_saved_in_the_formgrader_is_what_report_writes(formgrader, cour
     proc = subprocess.run([sys.executable, "-m", "autograder", "report", "--course", str(course)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    with open(course / "grades.csv") as fh:
-        rows = {r["student_id"]: r for r in csv.DictReader(fh)}
+    rows = read_grades(course / "grades.csv")
     row = rows["tamperer"]
     assert row["status"] == "reviewed"
     assert "reviewed in the formgrader (was flagged)" in row["notes"]
@@ -146,5 +146,4 @@ def test_a_review_saved_in_the_formgrader_is_what_report_writes(formgrader, cour
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert "graded 0 submissions" in proc.stdout
-    with open(course / "grades.csv") as fh:
-        assert {r["student_id"]: r["status"] for r in csv.DictReader(fh)}["tamperer"] == "reviewed"
+    assert read_grades(course / "grades.csv")["tamperer"]["status"] == "reviewed"

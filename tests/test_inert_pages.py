@@ -25,9 +25,9 @@ from nbconvert.exporters import HTMLExporter
 from nbformat import NotebookNode
 from nbgrader.server_extensions.formgrader import handlers as formgrader
 
-from autograder.inert import (POLICY_META, SanitizeOutputs, clean_html, clean_output, clean_svg,
+from autograder.reporting.inert import (POLICY_META, SanitizeOutputs, clean_html, clean_output, clean_svg,
                               with_page_policy)
-from autograder.tasks import ASSIGNMENT, NOTEBOOK
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK
 from conftest import chromium, needs_chromium
 
 ATTACK = "active_outputs"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.intake import read_submitted
-from autograder.pipeline import discover
+from autograder.grading.intake import read_submitted
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT
+from autograder.grading.pipeline import discover
 
 A = "conv_layers"
 NB = f"{A}.ipynb"
@@ -102,8 +103,8 @@ def test_a_notebook_is_read_only_up_to_the_limit(course):
 def test_discover_digest_changes_with_any_file(course):
     d = student(course, "s")
     (d / NB).write_bytes(b"{}")
-    first = discover(course, 100, "f")[0]
+    first = discover(course, ASSIGNMENT, 100, "f")[0]
     (d / "extra.bin").write_bytes(b"12")
-    second = discover(course, 100, "f")[0]
+    second = discover(course, ASSIGNMENT, 100, "f")[0]
     assert first.digest != second.digest and second.others == {"extra.bin": 2}
-    assert discover(course, 100, "g")[0].digest != second.digest
+    assert discover(course, ASSIGNMENT, 100, "g")[0].digest != second.digest

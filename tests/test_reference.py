@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from autograder.reference import (
+from autograder.assignments.conv_layers.reference import (
     conv_backward,
     conv_forward,
     max_pool_backward,

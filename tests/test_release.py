@@ -9,7 +9,7 @@ import sys
 
 import nbformat
 
-from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK, TASKS
 from conftest import REPO
 
 RELEASE = REPO / "assignments" / ASSIGNMENT

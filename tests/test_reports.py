@@ -9,8 +9,8 @@ import inspect
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import reference
-from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
+from autograder.assignments.conv_layers import reference
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK, TASKS
 
 
 def _gradebook(graded_class):
@@ -44,7 +44,7 @@ def test_lms_csv_has_one_row_per_student_with_the_gradebook_total(graded_class):
             status = graded_class.rows[r["SIS User ID"]]["status"]
             grades = [gb.find_grade(t.test_id, NOTEBOOK, ASSIGNMENT, r["SIS User ID"]) for t in TASKS]
             if status == "not graded":
-                assert r[ASSIGNMENT] == "" and all(r[t.name] == "" for t in TASKS)
+                assert r[ASSIGNMENT] == "" and all(r[f"{ASSIGNMENT}/{t.name}"] == "" for t in TASKS)
             elif any(_withheld(g) for g in grades):      # no total until a human decides
                 assert r[ASSIGNMENT] == ""
             else:
@@ -54,7 +54,7 @@ def test_lms_csv_has_one_row_per_student_with_the_gradebook_total(graded_class):
 
 @pytest.mark.parametrize("name", ["score_histogram.png", "task_pass_rates.png", "mistakes.png"])
 def test_each_plot_is_a_non_empty_png(graded_class, name):
-    data = (graded_class.course / "report" / name).read_bytes()
+    data = (graded_class.course / "report" / ASSIGNMENT / name).read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 1000
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from autograder import sandbox
+from autograder.running import sandbox
 from conftest import REPO
 
 
@@ -39,7 +39,7 @@ def test_a_launcher_orphaned_before_it_could_arm_pdeathsig_starts_no_kernel(tmp_
     spec = sandbox.SandboxSpec(str(tmp_path), str(tmp_path), str(tmp_path), os.getuid(),
                                sandbox.Limits(), isolate=False, owner_pid=1)
     spec.write(tmp_path / "sandbox.json")
-    done = subprocess.run([sys.executable, "-m", "autograder.sandbox", str(tmp_path / "sandbox.json"),
+    done = subprocess.run([sys.executable, "-m", "autograder.running.sandbox", str(tmp_path / "sandbox.json"),
                            str(tmp_path / "kernel.json")], cwd=REPO, timeout=60)
     assert done.returncode != 0
     assert "the grading process is gone" in (tmp_path / "kernel.log").read_text()

@@ -3,7 +3,6 @@ resumes without losing or repeating work, and a Dask cluster or a PostgreSQL gra
 give the same grades. Each test grades a small class with the real pipeline."""
 from __future__ import annotations
 
-import csv
 import glob
 import os
 import shutil
@@ -18,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from autograder import demo
-from autograder.sandbox import ZYGOTE_PREFIX
-from autograder.tasks import ASSIGNMENT, NOTEBOOK, TASKS
-from conftest import REPO, free_port, sandbox_processes
+from autograder.assignments.conv_layers import mutants
+from autograder.running.sandbox import ZYGOTE_PREFIX
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK, TASKS
+from conftest import REPO, free_port, read_grades, sandbox_processes
 
 STUDENTS = ("correct", "blank", "exception", "mistake_pool_overwrite", "mistake_bias_missing",
             "mistake_dx_not_cropped")
@@ -28,8 +28,8 @@ COLUMNS = [t.name for t in TASKS] + ["total", "status"]
 
 
 def small_course(path: Path, extra_config: str = "") -> Path:
-    synthetic = demo.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
-    demo.make_course(path, {s: synthetic[s] for s in STUDENTS})
+    synthetic = mutants.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    demo.make_course(path, {ASSIGNMENT: {s: synthetic[s] for s in STUDENTS}})
     broken = path / "submitted" / "damaged" / ASSIGNMENT
     broken.mkdir(parents=True)
     (broken / f"{NOTEBOOK}.ipynb").write_text('{"cells": [')
@@ -47,8 +47,7 @@ def grade(course: Path, *args: str, env=None) -> subprocess.CompletedProcess:
 
 
 def grades(course: Path) -> dict[str, tuple]:
-    with open(course / "grades.csv") as fh:
-        return {r["student_id"]: tuple(r[c] for c in COLUMNS) for r in csv.DictReader(fh)}
+    return {sid: tuple(r[c] for c in COLUMNS) for sid, r in read_grades(course / "grades.csv").items()}
 
 
 
@@ -78,8 +77,8 @@ def test_rerun_on_unchanged_submissions_gives_identical_grades(serial, tmp_path)
 
 
 def test_slowest_submissions_are_graded_first_by_their_last_duration():
-    from autograder.pipeline import longest_first
-    from autograder.worker import Job
+    from autograder.grading.pipeline import longest_first
+    from autograder.grading.worker import Job
     jobs = [Job(sid, {}, "d") for sid in ("a", "b", "new", "c", "d")]
     previous = {"a": {"seconds": 3.0}, "b": {"seconds": 64.0}, "c": {"seconds": 2.0},
                 "d": {"seconds": 4.0}, "gone": {"seconds": 999.0}}
@@ -210,7 +209,7 @@ def test_postgresql_gradebook_gives_the_same_grades(serial, tmp_path, postgres):
 
 def test_a_second_run_on_the_same_course_stops_at_once(serial, tmp_path):
     import fcntl
-    from autograder.pipeline import LOCK_FILE
+    from autograder.grading.pipeline import LOCK_FILE
     course = small_course(tmp_path)
     first = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "--course",
                               str(course), "--jobs", "2"], cwd=REPO, stdout=subprocess.PIPE,
@@ -252,10 +251,10 @@ def peak_mib(course: Path) -> float:
 
 def test_extra_files_do_not_grow_the_coordinators_memory(tmp_path):
     """100 MB of extra files per student (sparse: no disk) are listed, never read."""
-    synthetic = demo.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    synthetic = mutants.synthetic_class(REPO / "assignments" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
     plain, heavy = tmp_path / "plain", tmp_path / "heavy"
     for course in (plain, heavy):
-        demo.make_course(course, {s: synthetic["blank"] for s in ("a", "b", "c")})
+        demo.make_course(course, {ASSIGNMENT: {s: synthetic["blank"] for s in ("a", "b", "c")}})
     for s in ("a", "b", "c"):
         with open(heavy / "submitted" / s / ASSIGNMENT / "dataset.npy", "wb") as fh:
             fh.truncate(100 * 2**20)
@@ -269,8 +268,8 @@ def test_a_report_declaring_gigabytes_does_not_grow_the_grading_process(tmp_path
     from adversarial import ATTACKS, GOOD
     bomb = next(a for a in ATTACKS if a.sid == "report_bomb")
     honest, attacked = tmp_path / "honest", tmp_path / "attacked"
-    demo.make_course(honest, {"s": GOOD})
-    demo.make_course(attacked, {"s": bomb.answers})
+    demo.make_course(honest, {ASSIGNMENT: {"s": GOOD}})
+    demo.make_course(attacked, {ASSIGNMENT: {"s": bomb.answers}})
     honest_mib, attacked_mib = peak_mib(honest), peak_mib(attacked)
     assert attacked_mib < honest_mib + 200, (honest_mib, attacked_mib)
     row = grades(attacked)["s"]

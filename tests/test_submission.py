@@ -13,10 +13,10 @@ import nbformat
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from autograder.mutants import load_answer_sources
-from autograder.submission import Submission, SubmissionError, read_notebook, rebuild, student_cells
-from autograder.tampering import StudentCell
-from autograder.tasks import NOTEBOOK, TASKS
+from autograder.assignments.conv_layers.mutants import load_answer_sources
+from autograder.grading.submission import Submission, SubmissionError, read_notebook, rebuild, student_cells
+from autograder.verifying.tampering import StudentCell
+from autograder.assignments.conv_layers.tasks import NOTEBOOK, TASKS
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_NB = REPO / "source" / "conv_layers" / "conv_layers.ipynb"

@@ -13,10 +13,10 @@ import nbformat
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from autograder.mutants import MUTANTS, apply, load_answer_sources, student_answers
-from autograder.submission import Submission, rebuild, student_cells
-from autograder.tampering import LIBRARY, TAMPERING, Finding, StudentCell, TamperingScan
-from autograder.worker import load_config
+from autograder.assignments.conv_layers.mutants import MUTANTS, apply, load_answer_sources, student_answers
+from autograder.grading.submission import Submission, rebuild, student_cells
+from autograder.verifying.tampering import LIBRARY, TAMPERING, Finding, StudentCell, TamperingScan
+from autograder.grading.worker import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_NB = REPO / "source" / "conv_layers" / "conv_layers.ipynb"

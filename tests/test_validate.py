@@ -18,8 +18,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import demo, mutants
-from autograder.tasks import ASSIGNMENT, MAX_SCORE, NOTEBOOK, TASKS
+from autograder import demo
+
+from autograder.assignments.conv_layers import mutants
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, MAX_SCORE, NOTEBOOK, TASKS
 from conftest import REPO
 
 RELEASE = REPO / "assignments" / ASSIGNMENT

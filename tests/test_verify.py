@@ -16,15 +16,19 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from autograder import harness
-from autograder import reference as ref
-from autograder.cases import Case, CaseSet, expected_outputs, make_inputs
-from autograder.diagnose import MISTAKES
-from autograder.mutants import MUTANTS, apply, load_answer_sources, student_answers
-from autograder.tasks import TASK_BY_NAME, TASKS
-from autograder.verifier import Verifier
-from autograder.verify import CaseResult, TaskVerdict, verify_task
-from autograder.wire import WireError, load_arrays, pack_arrays
+from autograder.running import harness
+from autograder.assignments.conv_layers import reference as ref
+from autograder.verifying.cases import CaseSet
+from autograder.assignments.conv_layers.cases import Case, expected_outputs, make_inputs
+from autograder.assignments.conv_layers.diagnose import MISTAKES
+from autograder.assignments.conv_layers.mutants import MUTANTS, apply, load_answer_sources, student_answers
+from autograder.assignments.conv_layers.tasks import TASK_BY_NAME, TASKS
+from autograder.verifying.verifier import Verifier
+from autograder.verifying.scoring import CaseResult, TaskVerdict, verify_task
+from autograder.verifying.wire import WireError, load_arrays, pack_arrays
+from autograder.assignments.conv_layers import assignment as CONV_LAYERS
+
+harness.use_calls(CONV_LAYERS.calls)
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_NB = REPO / "source" / "conv_layers" / "conv_layers.ipynb"
@@ -140,8 +144,8 @@ class _QuietCaseSet(CaseSet):
 
 
 def build_caseset(seed: int) -> CaseSet:
-    cs = CaseSet.build(seed)
-    return _QuietCaseSet(cs.seed, cs.cases, cs.inputs, cs.expected)
+    cs = CaseSet.build(CONV_LAYERS, seed)
+    return _QuietCaseSet(cs.assignment, cs.seed, cs.cases, cs.inputs, cs.expected)
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +313,7 @@ class TestMutants:
         assert ref.output_size(5, 4, 2) == ref.output_size(4, 3, 2) == 1
         inputs = {(CONV_FWD, c.index): make_inputs(c, 0) for c in cases}
         expected = {k: expected_outputs(cases[k[1] - 1], v) for k, v in inputs.items()}
-        cs = CaseSet(0, {CONV_FWD: cases}, inputs, expected)
+        cs = CaseSet(CONV_LAYERS, 0, {CONV_FWD: cases}, inputs, expected)
         mutant = next(m for m in MUTANTS if m.name == "stride_ignored")
         verdict = grade(CONV_FWD, exec_answers(apply(mutant, student_answers(RELEASE_NB))), cs)
         assert [c.passed for c in verdict.cases] == [True, True, False, False, True]

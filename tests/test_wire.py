@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import harness
-from autograder.cases import CaseSet
-from autograder.tasks import TASKS
-from autograder.verifier import CONNECTIONS, Verifier
-from autograder.wire import WireError, load_arrays, pack_arrays
+from autograder.running import harness
+from autograder.verifying.cases import CaseSet
+from autograder.assignments.conv_layers.tasks import TASKS
+from autograder.verifying.verifier import CONNECTIONS, Verifier
+from autograder.verifying.wire import WireError, load_arrays, pack_arrays
+from autograder.assignments.conv_layers import assignment as CONV_LAYERS
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = int(re.search(r"c\.Grading\.seed\s*=\s*(\d+)", (REPO / "nbgrader_config.py").read_text()).group(1))
@@ -107,7 +108,7 @@ class TestLoadArrays:
 
 @pytest.fixture(scope="module")
 def caseset() -> CaseSet:
-    return CaseSet.build(SEED)
+    return CaseSet.build(CONV_LAYERS, SEED)
 
 
 @pytest.fixture

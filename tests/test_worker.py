@@ -6,16 +6,20 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder import demo, submission, worker
-from autograder.pipeline import prepare
-from autograder.tasks import NOTEBOOK
+from autograder import demo
+
+from autograder.grading import submission
+
+from autograder.grading import worker
+from autograder.grading.pipeline import prepare
+from autograder.assignments.conv_layers.tasks import ASSIGNMENT, NOTEBOOK
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
-    demo.make_course(course, {})
-    return prepare(course)[0]
+    demo.make_course(course, {ASSIGNMENT: {}})
+    return prepare(course, ASSIGNMENT)[0]
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from jupyter_client import KernelManager
 
-from autograder.execute import ZYGOTE, SandboxKernelSpecs
-from autograder.sandbox import (GRADING_IN_SANDBOX, KERNEL_NAME, SCRATCH_IN_SANDBOX, Limits,
+from autograder.running.execute import ZYGOTE, SandboxKernelSpecs
+from autograder.running.sandbox import (GRADING_IN_SANDBOX, KERNEL_NAME, SCRATCH_IN_SANDBOX, Limits,
                                 Sandbox, kernel_env)
 from conftest import REPO
 

@@ -17,8 +17,7 @@ import time
 from typing import Optional
 
 from .cases import CaseSet
-from .tasks import TASK_BY_NAME
-from .verify import TaskVerdict, verify_task
+from .scoring import TaskVerdict, verify_task
 from .wire import WireError, load_arrays, pack_arrays, read_frame, write_frame
 
 CONNECTIONS = 4            # served at once; more are closed unread
@@ -100,7 +99,7 @@ class Verifier:
         task_name, op = header.get("task"), header.get("op")
         with self._lock:
             current = self.current_task
-        if task_name != current or task_name not in TASK_BY_NAME:
+        if task_name != current or task_name not in self.caseset.assignment.task_by_name:
             raise WireError(f"a request for {str(task_name)[:40]!r} outside its hidden test cell")
         if op == "inputs":
             spec, arrays = self.caseset.task_view(task_name)
@@ -117,7 +116,7 @@ class Verifier:
                 "max_points": verdict.max_points}, b""
 
     def _score(self, task_name: str, header: dict, arrays: dict) -> TaskVerdict:
-        task = TASK_BY_NAME[task_name]
+        task = self.caseset.assignment.task_by_name[task_name]
         try:
             return verify_task(task, self.caseset, header, arrays)
         except Exception as exc:  # a report no check foresaw scores 0, it never stops us

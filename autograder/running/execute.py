@@ -29,11 +29,11 @@ from nbgrader.preprocessors import Execute
 from nbgrader.utils import determine_grade
 from traitlets import Unicode
 
-from .cases import CaseSet
+from ..assignment import load_folder
+from ..grading.settings import Grading
+from ..verifying.cases import CaseSet
+from ..verifying.verifier import Verifier
 from .sandbox import KERNEL_NAME, Sandbox, missing_protections
-from .settings import Grading
-from .tasks import TASK_BY_TEST_ID
-from .verifier import Verifier
 from .zygote import Zygote
 
 HARNESS = Path(__file__).with_name("harness.py")
@@ -49,8 +49,8 @@ class SandboxKernelSpecs(KernelSpecManager):
         self._spec_path = spec_path
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        return KernelSpec(argv=[sys.executable, "-m", "autograder.sandbox", self._spec_path,
+        package_parent = str(Path(__file__).resolve().parents[2])
+        return KernelSpec(argv=[sys.executable, "-m", "autograder.running.sandbox", self._spec_path,
                                 "{connection_file}"],
                           display_name="Python 3 (grading sandbox)", language="python",
                           interrupt_mode="message", env={"PYTHONPATH": package_parent},
@@ -73,9 +73,10 @@ def start_kernel_template(preload) -> str:
 
 
 @lru_cache(maxsize=4)
-def caseset_for(seed: int) -> CaseSet:
-    """Cases, inputs and the reference's expected outputs: computed once per process."""
-    return CaseSet.build(seed)
+def caseset_for(folder: str, seed: int) -> CaseSet:
+    """The cases, inputs and reference outputs of the assignment whose grading folder is
+    ``folder``: computed once per process."""
+    return CaseSet.build(load_folder(Path(folder)), seed)
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -97,11 +98,14 @@ def _unscored(cell) -> None:
 class SandboxedExecute(Execute):
     work_dir = Unicode("", help="Private directory for this submission's sandbox and "
                                "verification record (set per submission).").tag(config=True)
+    assignment_folder = Unicode("", help="The grading folder of the assignment being graded "
+                                         "(set per submission).").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         settings = Grading(config=self.config)
         work = Path(self.work_dir or resources["metadata"]["path"])
-        caseset = caseset_for(settings.seed)
+        caseset = caseset_for(self.assignment_folder, settings.seed)
+        self._tasks = caseset.assignment.task_by_test_id
         coursedir = CourseDirectory(config=self.config)
         release = Path(coursedir.format_path(coursedir.release_directory, ".",
                                              resources["nbgrader"]["assignment"]))
@@ -114,7 +118,8 @@ class SandboxedExecute(Execute):
                                 + f"-{os.getpid()}-{time.time_ns()}")
         if self._sandbox.isolate:
             self._sandbox.spec.zygote = start_kernel_template(settings.kernel_preload)
-        self._sandbox.create(helpers, {"autograder_harness.py": HARNESS.read_bytes()})
+        self._sandbox.create(helpers, {"autograder_harness.py": HARNESS.read_bytes(),
+                                      "autograder_calls.py": caseset.assignment.calls.read_bytes()})
         self._settings = settings
         self._configured_timeout = self.timeout
         self._deadline = time.monotonic() + settings.submission_seconds
@@ -163,7 +168,7 @@ class SandboxedExecute(Execute):
             cell.outputs = [_error("NotRun", f"not run: {self._problem}")]
             return cell, resources
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        task = TASK_BY_TEST_ID.get(grade_id) if cell.metadata.get("nbgrader", {}).get("grade") else None
+        task = self._tasks.get(grade_id) if cell.metadata.get("nbgrader", {}).get("grade") else None
         is_check = task is None and bool(cell.metadata.get("nbgrader", {}).get("grade"))
         self.timeout = max(1, min(self._configured_timeout, math.ceil(self._deadline - time.monotonic())))
         self._verifier.current_task = task.name if task else None

@@ -2,7 +2,7 @@
 
 A worker gets a self-contained ``Job`` (the student's files) and the run's shared
 ``Bundle`` (config, source, release, a gradebook template), so the same function runs in
-a local process pool or on a Dask worker on another machine. It never touches the course's
+local worker processes or on a Dask worker on another machine. It never touches the course's
 gradebook: it returns a ``Result`` and the coordinator records it.
 """
 from __future__ import annotations
@@ -24,23 +24,30 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from . import leaks, submission as subm
+from ..assignment import Assignment, load_folder
+from ..verifying import leaks
+from ..verifying.scoring import TaskVerdict
+from ..verifying.tampering import LIBRARY, TAMPERING, TamperingScan
+from . import submission as subm
 from .settings import Grading
-from .tampering import LIBRARY, TAMPERING, TamperingScan
-from .tasks import ASSIGNMENT, NOTEBOOK, TASK_BY_NAME, TASK_BY_TEST_ID, TASKS
-from .verify import TaskVerdict
 
 OK, FLAGGED, NOT_GRADED = "ok", "flagged", "not graded"
 
 
 @dataclass
 class Bundle:
-    """What every submission of a run shares: built once by the coordinator."""
+    """What every submission of one assignment in a run shares: built once by the
+    coordinator."""
     config_text: str
     source: dict[str, bytes]
     release: dict[str, bytes]
     gradebook_template: bytes
     fingerprint: str          # changes when anything that affects grades changes
+    assignment: str = ""      # its id
+    folder: str = ""          # its grading folder, at the same path on every worker
+
+    def plugin(self) -> Assignment:
+        return load_folder(Path(self.folder))
 
 
 @dataclass
@@ -73,6 +80,7 @@ class Result:
     final: bool = True
     log: str = ""      # details of an internal error, for the grading log only
     withheld: list[str] = field(default_factory=list)   # tasks whose score waits for a human
+    assignment: str = ""
 
     @property
     def total(self) -> float:
@@ -93,11 +101,12 @@ def write_tree(root: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def write_scores(db_url: str, student_id: str, scores: dict[str, float]) -> None:
+def write_scores(db_url: str, plugin: Assignment, student_id: str,
+                 scores: dict[str, float]) -> None:
     """Put verified scores into a gradebook's hidden test grades (submission must exist)."""
     with Gradebook(db_url) as gb:
-        for task in TASKS:
-            grade = gb.find_grade(task.test_id, NOTEBOOK, ASSIGNMENT, student_id)
+        for task in plugin.tasks:
+            grade = gb.find_grade(task.test_id, plugin.notebook, plugin.id, student_id)
             grade.auto_score = scores.get(task.name, 0.0)
             grade.needs_manual_grade = False
         gb.db.commit()
@@ -134,6 +143,7 @@ def grade(job: Job, bundle: Bundle) -> Result:
         result.autograded = placeholder_notebook(bundle, result.reasons)
     result.seconds = round(time.monotonic() - start, 3)
     result.timestamp = job.timestamp
+    result.assignment = bundle.assignment
     return result
 
 
@@ -142,17 +152,12 @@ def placeholder_notebook(bundle: Bundle, reasons: list[str]) -> bytes:
     only submissions with an autograded notebook): the release, headed by the reasons. They
     hold student-chosen text (file names), so they go in an indented code block, which
     every Markdown renderer shows escaped."""
-    nb = nbformat.reads(bundle.release[f"{NOTEBOOK}.ipynb"].decode(), as_version=4)
+    nb = nbformat.reads(bundle.release[f"{bundle.plugin().notebook}.ipynb"].decode(), as_version=4)
     lines = "\n".join(f"    {r}" for r in reasons)
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(
         "**Not graded by the autograder.** This is the blank release, not the student's work; "
         f"the student's files are in `submitted/`. Why:\n\n{lines}\n"))
     return nbformat.writes(nb).encode()
-
-
-def _task_of_cell(grade_id: str) -> Optional[str]:
-    task = TASK_BY_NAME.get(grade_id) or TASK_BY_TEST_ID.get(grade_id)
-    return task.name if task else None
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -161,16 +166,18 @@ def one_line(text: str, limit: int = 400) -> str:
 
 
 def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
+    plugin = bundle.plugin()
+    notebook = plugin.notebook
     course, work = tmp / "course", tmp / "work"
     course.mkdir()
     work.mkdir()
     config = load_config(bundle.config_text)
     settings = Grading(config=config)
-    release_nb = nbformat.reads(bundle.release[f"{NOTEBOOK}.ipynb"].decode(), as_version=4)
+    release_nb = nbformat.reads(bundle.release[f"{notebook}.ipynb"].decode(), as_version=4)
     try:
         if job.problem:
             raise subm.SubmissionError(job.problem)
-        parsed = subm.read_notebook(job.files, NOTEBOOK, settings.max_notebook_bytes,
+        parsed = subm.read_notebook(job.files, notebook, settings.max_notebook_bytes,
                                     job.others, job.refused)
         sub = subm.rebuild(parsed, release_nb)
         graded = nbformat.writes(sub.notebook)
@@ -178,23 +185,24 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
         return Result(job.student_id, job.digest, NOT_GRADED, [str(exc)])
     except Exception:  # damage the checks of read_notebook do not know: the same every time
         return Result(job.student_id, job.digest, NOT_GRADED,
-                      [f"{NOTEBOOK}.ipynb is damaged in a way the grader cannot repair; open "
+                      [f"{notebook}.ipynb is damaged in a way the grader cannot repair; open "
                        "it in Jupyter, save it and resubmit"], log=traceback.format_exc())
-    write_tree(course / "source" / ASSIGNMENT, bundle.source)
-    write_tree(course / "assignments" / ASSIGNMENT, bundle.release)
+    write_tree(course / "source" / plugin.id, bundle.source)
+    write_tree(course / "assignments" / plugin.id, bundle.release)
     (course / "gradebook.db").write_bytes(bundle.gradebook_template)
-    submitted = course / "submitted" / job.student_id / ASSIGNMENT
+    submitted = course / "submitted" / job.student_id / plugin.id
     submitted.mkdir(parents=True)
-    (submitted / f"{NOTEBOOK}.ipynb").write_text(graded, encoding="utf-8")
+    (submitted / f"{notebook}.ipynb").write_text(graded, encoding="utf-8")
     if job.timestamp:
         (submitted / "timestamp.txt").write_text(job.timestamp)
 
     db_url = f"sqlite:///{course}/gradebook.db"
     config.CourseDirectory.root = str(course)
     config.CourseDirectory.db_url = db_url
-    config.CourseDirectory.assignment_id = ASSIGNMENT
+    config.CourseDirectory.assignment_id = plugin.id
     config.CourseDirectory.student_id = job.student_id
     config.SandboxedExecute.work_dir = str(work)
+    config.SandboxedExecute.assignment_folder = bundle.folder
     log, messages = capturing_log(job.student_id)
     coursedir = CourseDirectory(config=config)
     try:
@@ -208,15 +216,19 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
                       [f"nbgrader autograde failed: {detail}"], sub.notes, final=False)
     record = json.loads((work / "verification.json").read_text())
     verdicts = {k: TaskVerdict.from_dict(v) for k, v in record["verdicts"].items()}
-    scores = {t.name: verdicts[t.name].points if t.name in verdicts else 0.0 for t in TASKS}
+    scores = {t.name: verdicts[t.name].points if t.name in verdicts else 0.0 for t in plugin.tasks}
     in_kernel = record["in_kernel"]
 
     reasons = []
     found = TamperingScan(config=config).scan(subm.student_cells(sub.notebook, release_nb),
-                                              ASSIGNMENT)
-    master = nbformat.reads(bundle.source[f"{NOTEBOOK}.ipynb"].decode(), as_version=4)
+                                              plugin.id)
+    master = nbformat.reads(bundle.source[f"{notebook}.ipynb"].decode(), as_version=4)
+    def task_of_cell(grade_id: str) -> Optional[str]:
+        task = plugin.task_by_name.get(grade_id) or plugin.task_by_test_id.get(grade_id)
+        return task.name if task else None
+
     leaked = leaks.found_in((c.get("source", "") for c in parsed.notebook.cells),
-                            leaks.master_regions(master, _task_of_cell))
+                            leaks.master_regions(master, task_of_cell))
     withheld = sorted({r.task for r in leaked if r.task})
     if leaked:
         what = ", ".join(sorted({f"{r.kind} of {r.task}" if r.task else r.kind for r in leaked}))
@@ -229,15 +241,15 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
         reasons.append(record["problem"])
     reasons += [e for e in record["events"] if e not in record["problem"]]
     reasons += record["timeouts"] + record["strays"] + record["disagreements"] + record["refused"]
-    for task in TASKS:
+    for task in plugin.tasks:
         if task.name not in verdicts and not record["problem"]:
             reasons.append(f"the hidden tests of {task.name} reported nothing although "
                            "the kernel was running (their cell did not run as written)")
-    write_scores(db_url, job.student_id, scores)
+    write_scores(db_url, plugin, job.student_id, scores)
     GenerateFeedback(coursedir=coursedir, config=config, log=log).start()
-    autograded = submitted.parents[2] / "autograded" / job.student_id / ASSIGNMENT
-    feedback = submitted.parents[2] / "feedback" / job.student_id / ASSIGNMENT
+    autograded = submitted.parents[2] / "autograded" / job.student_id / plugin.id
+    feedback = submitted.parents[2] / "feedback" / job.student_id / plugin.id
     return Result(job.student_id, job.digest, FLAGGED if reasons else OK, reasons, sub.notes,
                   {t: v for t, v in scores.items() if t not in withheld}, in_kernel, {k: v.to_dict() for k, v in verdicts.items()},
-                  (autograded / f"{NOTEBOOK}.ipynb").read_bytes(),
-                  (feedback / f"{NOTEBOOK}.html").read_bytes(), withheld=withheld)
+                  (autograded / f"{notebook}.ipynb").read_bytes(),
+                  (feedback / f"{notebook}.html").read_bytes(), withheld=withheld)

@@ -12,10 +12,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .cases import Case, CaseSet
-from .diagnose import (MISTAKES, Evidence, Raised, close, error_evidence, missing_evidence,
-                       output_evidence, settle)
-from .tasks import Task
+from ..assignment import Case, Diagnosis, Task
+from .cases import CaseSet
+from .evidence import Evidence, Raised, close, settle
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +27,7 @@ class CaseResult:
     points: float
     message: str = ""
     mistake: Optional[str] = None
+    hint: str = ""               # the mistake's message
 
 
 @dataclass
@@ -70,7 +70,7 @@ class TaskVerdict:
 
 def _shown(case: CaseResult) -> str:
     """A failed case's message with its likely mistake (which it usually holds already)."""
-    hint = MISTAKES[case.mistake].message if case.mistake in MISTAKES else ""
+    hint = case.hint
     return f"{case.message}. Likely mistake: {hint}" if hint and hint not in case.message \
         else case.message
 
@@ -106,13 +106,14 @@ def _evidence(kind: str, recognize: Callable[..., Evidence], *args) -> Evidence:
 def _check_case(case: Case, caseset: CaseSet, meta: Optional[dict],
                 arrays: dict[str, np.ndarray], task: Task) -> tuple[bool, str, Optional[Evidence]]:
     """Whether the case passed, what went wrong, and the evidence of why (None if passed)."""
+    diagnosis: Diagnosis = caseset.assignment.diagnosis
     key = (case.task, case.index)
     inputs, expected = caseset.inputs[key], caseset.expected[key]
     if not isinstance(meta, dict):
         return False, "no result was reported for this case", Evidence("other")
     if meta.get("status") == "error":
         raised, message = _raised(meta)
-        return False, message, _evidence("error", error_evidence, case, raised)
+        return False, message, _evidence("error", diagnosis.error, case, raised)
     got: dict[str, np.ndarray] = {}
     for name, want in expected.items():
         outputs = meta.get("outputs")
@@ -120,7 +121,7 @@ def _check_case(case: Case, caseset: CaseSet, meta: Optional[dict],
         arr = arrays.get(f"{case.index}/out/{name}")
         if not isinstance(info, dict) or arr is None:
             kind = str(info.get("type", "nothing"))[:40] if isinstance(info, dict) else "nothing"
-            evidence = (_evidence("missing", missing_evidence, case, inputs, info)
+            evidence = (_evidence("missing", diagnosis.missing, case, inputs, info)
                         if isinstance(info, dict) else Evidence("other"))
             return False, f"`{name}` is {kind}, expected an array of shape {want.shape}", evidence
         if arr.dtype.kind not in "fiu":
@@ -134,7 +135,7 @@ def _check_case(case: Case, caseset: CaseSet, meta: Optional[dict],
     wrong = [n for n in expected if not close(got[n], expected[n])]
     if not wrong:
         return True, "", None
-    evidence = _evidence("values", output_evidence, case, inputs, got, expected)
+    evidence = _evidence("values", diagnosis.output, case, inputs, got, expected)
     details = []
     for n in wrong:
         if got[n].shape != expected[n].shape:
@@ -167,11 +168,15 @@ def verify_task(task: Task, caseset: CaseSet, header: Optional[dict],
     checks = [_check_case(case, caseset, by_index.get(case.index), arrays, task)
               for case in cases]
     # The mistake is named from the evidence of all the task's cases together.
-    mistakes = settle(cases, [evidence for _, _, evidence in checks])
+    diagnosis = caseset.assignment.diagnosis
+    mistakes = settle(cases, [evidence for _, _, evidence in checks], diagnosis.features,
+                      diagnosis.patterns)
+    known = caseset.assignment.mistakes
     for case, (passed, message, evidence), mistake in zip(cases, checks, mistakes):
+        hint = known[mistake].message if mistake in known else ""
         # A missing output's message says it all; lines() still shows the hint.
-        if mistake and evidence.kind != "missing":
-            message = f"{message}. Likely mistake: {MISTAKES[mistake].message}"
+        if hint and evidence.kind != "missing":
+            message = f"{message}. Likely mistake: {hint}"
         verdict.cases.append(CaseResult(case.index, case.describe(), passed,
-                                        round(share, 4) if passed else 0.0, message, mistake))
+                                        round(share, 4) if passed else 0.0, message, mistake, hint))
     return verdict

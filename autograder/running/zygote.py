@@ -19,7 +19,7 @@ and never holds anything of the grader's beyond those imports. For each submissi
 Each kernel is a fresh copy of a never-used template, so nothing passes between students;
 the sandbox itself is built by bubblewrap exactly as for a kernel started from nothing.
 
-``python -m autograder.zygote SOCKET MODULE...`` is the template; ``Zygote`` starts and
+``python -m autograder.running.zygote SOCKET MODULE...`` is the template; ``Zygote`` starts and
 restarts it for a grading process.
 """
 from __future__ import annotations
@@ -77,9 +77,9 @@ class Zygote:
         # config directory from import time), on a view of the host that hides /home.
         argv = ["bwrap", "--dev-bind", "/", "/", "--tmpfs", "/home",
                 "--bind", str(home), SCRATCH_IN_SANDBOX, "--chdir", SCRATCH_IN_SANDBOX, "--",
-                sys.executable, "-m", "autograder.zygote", f"{self._dir}/zygote.sock", *preload]
+                sys.executable, "-m", "autograder.running.zygote", f"{self._dir}/zygote.sock", *preload]
         env = kernel_env(SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX)
-        env["PYTHONPATH"] += os.pathsep + str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] += os.pathsep + str(Path(__file__).resolve().parents[2])
         log = open(f"{self._dir}/zygote.log", "wb")
         # Its standard input is a pipe only this process holds: closed, the template exits.
         self._proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
@@ -197,7 +197,7 @@ def _become_kernel(spec: SandboxSpec, request: dict, libc) -> None:
     os.setresuid(spec.uid, spec.uid, spec.uid)   # clears every capability
     os.environ.clear()
     os.environ.update(kernel_env(SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX))
-    package_parent = str(Path(__file__).resolve().parent.parent)
+    package_parent = str(Path(__file__).resolve().parents[2])
     sys.path[:] = [SCRATCH_IN_SANDBOX] + [p for p in sys.path[1:] if p != package_parent]
     # The template looked for modules where the sandbox's directories were not mounted yet.
     sys.path_importer_cache.clear()

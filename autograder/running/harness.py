@@ -1,12 +1,14 @@
 """In-kernel side of the hidden tests (copied as ``autograder_harness.py`` into the
 sandbox's read-only grading directory; it imports nothing from this package).
 
-It only runs the student's functions on the hidden inputs and sends what came back to the
-trusted verifier over a Unix socket. It holds no expected values, thresholds or scoring:
+It only runs the student's functions on the hidden inputs, as the assignment's calls module
+(``autograder_calls.py`` beside it) says, and sends what came back to the trusted verifier
+over a Unix socket. It holds no expected values, thresholds or scoring:
 the verdict it prints is the verifier's, and the score that counts is the one the verifier
 recorded, whatever happens in this kernel.
 """
 import contextlib
+import importlib.util
 import io
 import json
 import linecache
@@ -28,33 +30,31 @@ _NOT_STUDENT = tuple({__file__, os.path.dirname(np.__file__)}
 MAX_SOURCE_CHARS = 200
 
 
-def _call(task, fns, params, inputs):
-    """Run one case the way the task's API says; return the named outputs."""
-    x = inputs["x"]
-    if task.startswith("conv"):
-        conv_param = {"stride": params["stride"], "pad": params["pad"]}
-        out, cache = _pair(fns["conv_forward_naive"](x, inputs["w"], inputs["b"], conv_param),
-                           "conv_forward_naive", "(out, cache)")
-        if task == "conv_forward_naive":
-            return {"out": out}
-        grads = fns["conv_backward_naive"](inputs["dout"], cache)
-        if not isinstance(grads, (tuple, list)) or len(grads) != 3:
-            raise TypeError("conv_backward_naive must return (dx, dw, db), got %s"
-                            % type(grads).__name__)
-        return dict(zip(("dx", "dw", "db"), grads))
-    pool_param = {"pool_height": params["ph"], "pool_width": params["pw"],
-                  "stride": params["stride"]}
-    out, cache = _pair(fns["max_pool_forward_naive"](x, pool_param),
-                       "max_pool_forward_naive", "(out, cache)")
-    if task == "max_pool_forward_naive":
-        return {"out": out}
-    return {"dx": fns["max_pool_backward_naive"](inputs["dout"], cache)}
-
-
-def _pair(result, name, what):
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
+def returned(result, n, name, what):
+    """``result`` if it is the tuple of ``n`` items that ``name`` must return (``what``
+    says which); a TypeError the verifier recognizes otherwise. For the calls module."""
+    if not isinstance(result, (tuple, list)) or len(result) != n:
         raise TypeError("%s must return %s, got %s" % (name, what, type(result).__name__))
     return result
+
+
+_CALLS = []
+
+
+def use_calls(path):
+    """Call the student's functions as the module at ``path`` says (an assignment's
+    ``calls.py``); by default, ``autograder_calls.py`` beside this harness."""
+    # The calls module imports its helpers from this module by its in-kernel name.
+    sys.modules.setdefault("autograder_harness", sys.modules[__name__])
+    spec = importlib.util.spec_from_file_location("autograder_calls", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _CALLS[:] = [module]
+    return module
+
+
+def _calls():
+    return _CALLS[0] if _CALLS else use_calls(os.path.join(GRADING_DIR, "autograder_calls.py"))
 
 
 def _student_frame(exc):
@@ -99,10 +99,8 @@ def run_cases(task, namespace, spec, all_inputs):
     """Run the functions in ``namespace`` on each case of ``spec`` (a list of
     {"index", "params"}) with inputs named "<task>/<index>/<name>" in ``all_inputs``.
     Returns the report: a JSON header and the arrays that came back."""
-    needed = ("conv_forward_naive", "conv_backward_naive") if task.startswith("conv") else \
-        ("max_pool_forward_naive", "max_pool_backward_naive")
-    needed = needed[:1] if task.endswith("forward_naive") else needed
-    fns = {n: namespace.get(n) for n in needed}
+    calls = _calls()
+    fns = {n: namespace.get(n) for n in calls.FUNCTIONS[task]}
     missing = [n for n, f in fns.items() if not callable(f)]
     header, arrays = {"task": task, "cases": []}, {}
     for case in spec:
@@ -116,7 +114,7 @@ def run_cases(task, namespace, spec, all_inputs):
                 raise NameError("function %s is not defined" % ", ".join(missing))
             # Warnings and stderr from student code must not zero the cell.
             with contextlib.redirect_stderr(sys.stdout):
-                outputs = _call(task, fns, case["params"], inputs)
+                outputs = calls.call(task, fns, case["params"], inputs)
             meta.update(status="ok", outputs={})
             for name, value in outputs.items():
                 meta["outputs"][name], arr = _describe(value)

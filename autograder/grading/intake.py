@@ -130,8 +130,8 @@ def read_assignment(student_fd: int, assignment: str, limit: int) -> Listing:
 
 def read_submitted(course: Path, assignment: str, limit: int) -> Iterator[tuple[str, Listing]]:
     """(student id, listing) for every student directory of ``course/submitted`` (the
-    instructor's own directory), in order of the ids. A student "directory" that is a link
-    is not followed and gets a listing with its problem."""
+    instructor's own directory) that holds an entry for ``assignment``, in order of the ids.
+    A student "directory" that is a link is not followed and gets a listing with its problem."""
     root = course / "submitted"
     if not root.is_dir():
         return
@@ -152,6 +152,10 @@ def read_submitted(course: Path, assignment: str, limit: int) -> Iterator[tuple[
             except OSError:
                 continue                             # replaced since it was listed
             try:
+                try:
+                    os.stat(assignment, dir_fd=student_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue                         # no submission of this assignment
                 yield name, read_assignment(student_fd, assignment, limit)
             finally:
                 os.close(student_fd)

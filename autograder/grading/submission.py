@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import nbformat
 from nbformat import NotebookNode
 
-from .tampering import StudentCell
+from ..verifying.tampering import StudentCell
 
 
 class SubmissionError(Exception):

@@ -1,11 +1,9 @@
-"""Mutation suite for the ``conv_layers`` assignment.
+"""Mutation suite and synthetic class of conv_layers.
 
-Each :class:`Mutant` is one class of mistake that students really make, written
-as exact textual edits to a correct solution as a student writes it into the release's
-answer cells (:func:`student_answers`, the cells whose nbgrader ``grade_id`` is the
-function name). That solution is deliberately not the master notebook's own text: a
-submission holding the instructor's solution is flagged and its scores withheld
-(``leaks.py``). Running the hidden tests on a mutated notebook must take
+Each ``Mutant`` (see ``autograder/answers.py``) is one class of mistake that students
+really make, written as exact textual edits to ``STUDENT_BODIES``, a correct solution as a
+student writes it into the release's answer cells (:func:`student_answers`). Running the
+hidden tests on a mutated notebook must take
 points away from exactly the functions listed in ``broken``: this is how we
 know the hidden tests catch each mistake class and do not blame innocent
 functions.
@@ -26,24 +24,17 @@ mutant (it raises ValueError on a stale edit).
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
+
+from ... import answers
+from ...answers import Mutant, apply, insert_first_statement
 
 CONV_FWD = "conv_forward_naive"
 CONV_BWD = "conv_backward_naive"
 POOL_FWD = "max_pool_forward_naive"
 POOL_BWD = "max_pool_backward_naive"
 FUNCTIONS = (CONV_FWD, CONV_BWD, POOL_FWD, POOL_BWD)
-
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str  # e.g. "padding_ignored"
-    description: str  # one line
-    # (function/grade_id, old text, new text); old text occurs exactly once in that answer cell
-    edits: tuple[tuple[str, str, str], ...]
-    broken: tuple[str, ...]  # functions whose hidden tests should lose points
 
 
 # Lines of the solution that the edits target (indentation included, so each
@@ -244,42 +235,31 @@ STUDENT_BODIES = {
                     dx[n, c, hs + a, ws + b] += dout[n, c, i, j]
 """,
 }
-_STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 
 
 def student_answers(release_nb: str | Path) -> dict[str, str]:
     """The release's answer cells (grade_id -> source) with ``STUDENT_BODIES`` written in
     place of their stubs: a correct submission, as a student hands it in."""
-    stubs = load_answer_sources(release_nb)
-    if set(stubs) != set(STUDENT_BODIES) or any(_STUB not in v for v in stubs.values()):
-        raise ValueError(f"{release_nb} has no stub for each of {sorted(STUDENT_BODIES)}")
-    return {k: v.replace(_STUB, STUDENT_BODIES[k], 1) for k, v in stubs.items()}
-
-
-def apply(mutant: Mutant, answer_sources: dict[str, str]) -> dict[str, str]:
-    """Return a copy of ``answer_sources`` (grade_id -> cell source) with the edits made.
-
-    Raises ValueError if a function is missing or an old text does not occur
-    exactly once in its cell (edits are applied in order).
-    """
-    out = dict(answer_sources)
-    for func, old, new in mutant.edits:
-        if func not in out:
-            raise ValueError(f"{mutant.name}: no answer cell {func!r}")
-        count = out[func].count(old)
-        if count != 1:
-            raise ValueError(f"{mutant.name}: {old!r} occurs {count} times in {func!r}, expected once")
-        out[func] = out[func].replace(old, new)
-    return out
+    return answers.student_answers(release_nb, STUDENT_BODIES)
 
 
 def load_answer_sources(notebook: str | Path) -> dict[str, str]:
-    """Answer-cell sources (grade_id -> source) of a master notebook."""
-    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
-    sources = {}
-    for cell in nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and meta.get("grade_id") in FUNCTIONS:
-            src = cell["source"]
-            sources[meta["grade_id"]] = "".join(src) if isinstance(src, list) else src
-    return sources
+    """Answer-cell sources (grade_id -> source) of a notebook."""
+    return answers.load_answer_sources(notebook, FUNCTIONS)
+
+
+def synthetic_class(release_nb: Path) -> dict[str, Optional[dict[str, str]]]:
+    """The demo's class: student id -> answer sources (None: the blank release). A correct
+    student, one per mutant, a blank release, a syntax error, an exception and an infinite
+    loop."""
+    good = student_answers(release_nb)
+    students: dict[str, Optional[dict[str, str]]] = {"correct": good}
+    for m in MUTANTS:
+        students[f"mistake_{m.name}"] = apply(m, good)
+    students["blank"] = None
+    students["syntax_error"] = good | {CONV_FWD: good[CONV_FWD].replace("):", ")", 1)}
+    students["exception"] = good | {CONV_BWD: insert_first_statement(
+        good[CONV_BWD], 'raise RuntimeError("half-finished refactoring")')}
+    students["infinite_loop"] = good | {POOL_FWD: insert_first_statement(
+        good[POOL_FWD], "while True:\n    pass")}
+    return students

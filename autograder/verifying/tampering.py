@@ -38,7 +38,7 @@ _MAX_TEXT = 100
 @dataclass(frozen=True)
 class StudentCell:
     """A code cell the student wrote or kept; ``label`` says where it is, for a TA."""
-    label: str     # an answer cell's grade_id, or e.g. "own cell after conv_forward_naive"
+    label: str     # an answer cell's grade_id, or e.g. "own cell after <grade_id>"
     source: str
 
 
@@ -96,8 +96,9 @@ class TamperingScan(Configurable):
             "words); any other magic, and every !shell escape, is evidence.").tag(config=True)
     work_libraries = Dict(value_trait=List(Unicode()), default_value={},
                           help="Per assignment id, modules or dotted names that would do "
-                               "the student's work (e.g. scipy.signal for a naive "
-                               "convolution); using one is flagged as its own kind.").tag(config=True)
+                               "the student's work (e.g. scipy.signal where students "
+                               "write a filter by hand); using one is flagged as its own "
+                               "kind.").tag(config=True)
 
     def scan(self, cells: Iterable[StudentCell], assignment: str = "") -> list[Finding]:
         """The findings over the student's cells, the first occurrence of each, sorted."""

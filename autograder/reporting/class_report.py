@@ -1,4 +1,5 @@
-"""The class report: one self-contained HTML page (``report/index.html``) and its plots.
+"""The class report: one self-contained HTML page (``report/index.html``), a section per
+assignment, and its plots (``report/<assignment>/*.png``).
 
 Built from the rows of ``report.collect`` without regrading. The page has inline CSS and
 its plots embedded as data URIs, so it still works when copied alone; the plots are also
@@ -19,17 +20,16 @@ from urllib.parse import quote
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .diagnose import MISTAKES
+from ..assignment import Assignment
+from ..grading.records import atomic_write
+from ..grading.worker import FLAGGED, NOT_GRADED
+from .grades import StudentRow
 from .inert import POLICY_META
-from .records import atomic_write
-from .report import StudentRow
-from .tasks import MAX_SCORE, TASKS
-from .worker import FLAGGED, NOT_GRADED
 
 TOP_MISTAKES = 10
 CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1, h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+h1, h2, h3 { border-bottom: 1px solid #ddd; padding-bottom: .2em; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
@@ -43,10 +43,10 @@ ul.reasons { margin: .2em 0; padding-left: 1.2em; } ul.reasons li { white-space:
 """
 
 
-def _case_stats(rows: list[StudentRow]) -> dict[str, list[tuple[int, str, int, int]]]:
+def _case_stats(a: Assignment, rows: list[StudentRow]) -> dict[str, list[tuple[int, str, int, int]]]:
     """Per task, one ``(index, description, passed, checked)`` per hidden case, counted over
     every student whose verdict for the task has that case."""
-    stats: dict[str, dict[int, list]] = {t.name: {} for t in TASKS}
+    stats: dict[str, dict[int, list]] = {t.name: {} for t in a.tasks}
     for row in rows:
         for name, verdict in row.verdicts.items():
             for case in verdict.get("cases", []):
@@ -57,10 +57,10 @@ def _case_stats(rows: list[StudentRow]) -> dict[str, list[tuple[int, str, int, i
     return {name: [(i, *cases[i]) for i in sorted(cases)] for name, cases in stats.items()}
 
 
-def _task_means(rows: list[StudentRow]) -> dict[str, float | None]:
+def _task_means(a: Assignment, rows: list[StudentRow]) -> dict[str, float | None]:
     """Per task, the mean score of the students with a score, as % of the task's points."""
     means = {}
-    for task in TASKS:
+    for task in a.tasks:
         scores = [r.scores[task.name] for r in rows if r.scores.get(task.name) is not None]
         means[task.name] = 100 * statistics.fmean(scores) / task.points if scores else None
     return means
@@ -84,29 +84,29 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _histogram(totals: list[float]) -> bytes:
-    """Histogram of the graded students' totals over 0..MAX_SCORE."""
+def _histogram(totals: list[float], max_score: float) -> bytes:
+    """Histogram of the graded students' totals over 0..max_score."""
     fig = Figure(figsize=(8, 3.5))
     ax = fig.add_subplot()
-    ax.hist(totals, bins=20, range=(0, MAX_SCORE), color="#4c72b0", edgecolor="white")
-    ax.set(xlim=(0, MAX_SCORE), xlabel=f"total (out of {MAX_SCORE:g})", ylabel="students",
+    ax.hist(totals, bins=20, range=(0, max_score), color="#4c72b0", edgecolor="white")
+    ax.set(xlim=(0, max_score), xlabel=f"total (out of {max_score:g})", ylabel="students",
            title=f"Totals of the {len(totals)} graded students")
     ax.yaxis.get_major_locator().set_params(integer=True)
     return _png(fig)
 
 
-def _pass_rates(means: dict[str, float | None], cases: dict[str, list]) -> bytes:
+def _pass_rates(a: Assignment, means: dict[str, float | None], cases: dict[str, list]) -> bytes:
     """Per-task mean score (% of points) beside per-case pass rates grouped by task."""
     labels, rates, colors = [], [], []
-    for k, task in enumerate(TASKS):
+    for k, task in enumerate(a.tasks):
         for index, description, passed, checked in cases.get(task.name, []):
             labels.append(f"{task.name} #{index}: {description}")
             rates.append(100 * passed / checked)
             colors.append(f"C{k}")
     fig = Figure(figsize=(11, 2.5 + 0.28 * len(labels)))
-    top, bottom = fig.subplots(2, 1, height_ratios=[len(TASKS) + 1, max(len(labels), 1)])
-    names = [t.name for t in TASKS]
-    top.barh(names, [means[n] or 0 for n in names], color=[f"C{k}" for k in range(len(TASKS))])
+    top, bottom = fig.subplots(2, 1, height_ratios=[len(a.tasks) + 1, max(len(labels), 1)])
+    names = [t.name for t in a.tasks]
+    top.barh(names, [means[n] or 0 for n in names], color=[f"C{k}" for k in range(len(names))])
     top.set(xlim=(0, 100), xlabel="mean score, % of the task's points", title="Tasks")
     top.invert_yaxis()
     bottom.barh(range(len(labels)), rates, color=colors)
@@ -162,24 +162,25 @@ def _summary(rows: list[StudentRow]) -> str:
                     _fmt(statistics.median(totals) if totals else None)]])
 
 
-def _cases_table(means: dict[str, float | None], cases: dict[str, list]) -> str:
+def _cases_table(a: Assignment, means: dict[str, float | None], cases: dict[str, list]) -> str:
     """One row per task (mean score) followed by one row per hidden case (pass rate)."""
     body = []
-    for task in TASKS:
+    for task in a.tasks:
         mean = "—" if means[task.name] is None else f"{means[task.name]:.1f}%"
         body.append([f"<b>{escape(task.name)}</b>", "", f"<b>mean score {mean}</b>"])
         body += [[f"case {i}", escape(desc), f"{100 * p / n:.1f}% ({p}/{n})"]
                  for i, desc, p, n in cases.get(task.name, [])]
-    return _table(["task / case", "shapes, stride, pad",
+    return _table(["task / case", "the case's parameters",
                    "task: mean score; case: students passing"], body)
 
 
-def _mistakes_table(counts: Counter) -> str:
+def _mistakes_table(a: Assignment, counts: Counter) -> str:
     """The most common mistakes with their counts and the message students see."""
     if not counts:
         return "<p>None.</p>"
+    known = a.mistakes
     return _table(["mistake", "count", "message"], [
-        [f"<code>{escape(m)}</code>", str(n), escape(MISTAKES[m].message if m in MISTAKES else "")]
+        [f"<code>{escape(m)}</code>", str(n), escape(known[m].message if m in known else "")]
         for m, n in counts.most_common(TOP_MISTAKES)])
 
 
@@ -195,50 +196,60 @@ def _look_table(rows: list[StudentRow]) -> str:
         for r in look])
 
 
-def _students_table(rows: list[StudentRow]) -> str:
+def _students_table(a: Assignment, rows: list[StudentRow]) -> str:
     """Every student: scores, total, status and a link to the feedback (relative to report/)."""
-    header = (["student"] + [escape(t.name).replace("_", "_<wbr>") for t in TASKS]
-              + [f"total / {MAX_SCORE:g}", "status", "feedback"])
+    header = (["student"] + [escape(t.name).replace("_", "_<wbr>") for t in a.tasks]
+              + [f"total / {a.max_score:g}", "status", "feedback"])
     body = [[f'<span class="sid">{escape(r.student_id)}</span>']
-            + [_fmt(r.scores.get(t.name)) for t in TASKS] + [_fmt(r.total), escape(r.status),
+            + [_fmt(r.scores.get(t.name)) for t in a.tasks] + [_fmt(r.total), escape(r.status),
                f'<a href="../{escape(quote(r.feedback))}">feedback</a>' if r.feedback else "none"]
             for r in rows]
     styles = [{FLAGGED: "flagged", NOT_GRADED: "notgraded"}.get(r.status, "") for r in rows]
     return _table(header, body, styles)
 
 
-def _html(rows: list[StudentRow], pngs: dict[str, bytes], means, cases, counts) -> str:
-    """The whole page, plots embedded as data URIs."""
-    img = {name: f'<img alt="{name}" src="data:image/png;base64,'
+PNGS = ("score_histogram.png", "task_pass_rates.png", "mistakes.png")
+
+
+def _section(a: Assignment, rows: list[StudentRow]) -> tuple[str, dict[str, bytes]]:
+    """The page's section of one assignment, its plots embedded as data URIs, and the plots."""
+    means, cases, counts = _task_means(a, rows), _case_stats(a, rows), _mistake_counts(rows)
+    pngs = dict(zip(PNGS, (
+        _histogram([r.total for r in rows if r.total is not None], a.max_score),
+        _pass_rates(a, means, cases), _mistakes_plot(counts))))
+    img = {name: f'<img alt="{escape(a.id)}: {name}" src="data:image/png;base64,'
                  f'{base64.b64encode(data).decode()}">' for name, data in pngs.items()}
-    return f"""<!DOCTYPE html>
+    return f"""<section id="{escape(a.id)}">
+<h2>{escape(a.id)}</h2>
+{_summary(rows)}
+<h3>Scores</h3>{img["score_histogram.png"]}
+<h3>Tasks and hidden cases</h3>{img["task_pass_rates.png"]}{_cases_table(a, means, cases)}
+<h3>Most common diagnosed mistakes</h3>
+<p>Counted once per student per task.</p>{img["mistakes.png"]}{_mistakes_table(a, counts)}
+<h3>Needs a human look</h3>{_look_table(rows)}
+<h3>All students</h3>{_students_table(a, rows)}
+</section>""", pngs
+
+
+def write_class_report(course: Path, classes: dict[Assignment, list[StudentRow]]) -> list[Path]:
+    """Write ``course/report/index.html``, a section per assignment, and each section's
+    plots as PNG files in ``report/<assignment>/``; return the paths written."""
+    out = course / "report"
+    sections, paths = [], []
+    for a, rows in classes.items():
+        html, pngs = _section(a, rows)
+        sections.append(html)
+        for name, data in pngs.items():
+            atomic_write(out / a.id / name, data)
+            paths.append(out / a.id / name)
+    contents = "".join(f'<li><a href="#{escape(a.id)}">{escape(a.id)}</a></li>' for a in classes)
+    page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">{POLICY_META}<title>Class report</title>
 <style>{CSS}</style></head><body>
 <h1>Class report</h1>
-{_summary(rows)}
-<h2>Scores</h2>{img["score_histogram.png"]}
-<h2>Tasks and hidden cases</h2>{img["task_pass_rates.png"]}{_cases_table(means, cases)}
-<h2>Most common diagnosed mistakes</h2>
-<p>Counted once per student per task.</p>{img["mistakes.png"]}{_mistakes_table(counts)}
-<h2>Needs a human look</h2>{_look_table(rows)}
-<h2>All students</h2>{_students_table(rows)}
+<ul>{contents or "<li>No assignment has been graded yet.</li>"}</ul>
+{"".join(sections)}
 </body></html>
 """
-
-
-def write_class_report(course: Path, rows: list[StudentRow]) -> list[Path]:
-    """Write ``course/report/index.html`` and its plots as PNG files beside it; return the
-    paths written."""
-    out = course / "report"
-    means, cases, counts = _task_means(rows), _case_stats(rows), _mistake_counts(rows)
-    pngs = {
-        "score_histogram.png": _histogram([r.total for r in rows if r.total is not None]),
-        "task_pass_rates.png": _pass_rates(means, cases),
-        "mistakes.png": _mistakes_plot(counts),
-    }
-    paths = []
-    for name, data in pngs.items():
-        atomic_write(out / name, data)
-        paths.append(out / name)
-    atomic_write(out / "index.html", _html(rows, pngs, means, cases, counts).encode())
+    atomic_write(out / "index.html", page.encode())
     return [out / "index.html"] + paths

@@ -1,4 +1,4 @@
-"""Hidden test cases, generated from the course's secret seed.
+"""The hidden cases of conv_layers, generated from the course's secret seed.
 
 A case is a task plus parameters (shapes, stride, pad, pool size). The parameters come from
 templates that guarantee coverage (batch 1 and >1, C=1 and >1, non-square inputs and
@@ -8,20 +8,17 @@ the in-kernel harness (inputs only) and the trusted verifier (inputs and expecte
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from ... import assignment
 from . import reference as ref
 from .tasks import TASK_BY_NAME
 
 
 @dataclass(frozen=True)
-class Case:
-    task: str
-    index: int                 # 1-based within the task
-    params: dict = field(hash=False)
-
+class Case(assignment.Case):
     @property
     def conv(self) -> bool:
         return self.task.startswith("conv")
@@ -133,56 +130,3 @@ def expected_outputs(case: Case, inputs: dict[str, np.ndarray]) -> dict[str, np.
     if case.task == "max_pool_forward_naive":
         return {"out": ref.max_pool_forward(x, p["ph"], p["pw"], p["stride"])}
     return {"dx": ref.max_pool_backward(inputs["dout"], x, p["ph"], p["pw"], p["stride"])}
-
-
-@dataclass
-class CaseSet:
-    """Every hidden case with its inputs and expected outputs, built once per grading run."""
-    seed: int
-    cases: dict[str, list[Case]]
-    inputs: dict[tuple[str, int], dict[str, np.ndarray]]
-    expected: dict[tuple[str, int], dict[str, np.ndarray]]
-
-    @classmethod
-    def build(cls, seed: int) -> "CaseSet":
-        cases = generate_cases(seed)
-        inputs, expected = {}, {}
-        for task_cases in cases.values():
-            for case in task_cases:
-                key = (case.task, case.index)
-                inputs[key] = make_inputs(case, seed)
-                expected[key] = expected_outputs(case, inputs[key])
-        return cls(seed, cases, inputs, expected)
-
-    def case(self, task: str, index: int) -> Case:
-        return self.cases[task][index - 1]
-
-    def kernel_view(self) -> tuple[dict, dict[str, np.ndarray]]:
-        """``task_view`` of every task: the specs by task, and all the inputs."""
-        spec, arrays = {}, {}
-        for task in self.cases:
-            spec[task], named = self.task_view(task)
-            arrays |= named
-        return spec, arrays
-
-    def task_view(self, task: str) -> tuple[list[dict], dict[str, np.ndarray]]:
-        """What the in-kernel harness gets for one task while its hidden test cell runs:
-        each case's parameters, and its inputs named "<task>/<index>/<name>"; never
-        expected outputs."""
-        spec = [{"index": c.index, "params": c.params} for c in self.cases[task]]
-        arrays = {f"{task}/{c.index}/{name}": a for c in self.cases[task]
-                  for name, a in self.inputs[(task, c.index)].items()}
-        return spec, arrays
-
-    def report_limits(self, task: str) -> dict[str, int]:
-        """The arrays a report for ``task`` may hold, with the most elements each may have:
-        every output, up to 16 times its expected size (a wrong stride or padding changes
-        the shape; the verifier must still see it to name the mistake), and every input as
-        it was after the call."""
-        limits = {}
-        for c in self.cases[task]:
-            for name, want in self.expected[(task, c.index)].items():
-                limits[f"{c.index}/out/{name}"] = 16 * want.size + 256
-            for name, given in self.inputs[(task, c.index)].items():
-                limits[f"{c.index}/after/{name}"] = given.size
-        return limits

@@ -8,7 +8,7 @@ nbgrader's layout, ``submitted/<student id>/<assignment>/`` with ``timestamp.txt
   sortable name lower-cased with everything but letters, digits and ``_`` removed, and
   ``LATE`` is there when Canvas counts the submission late. Text and URL submissions are
   ``<name>_[LATE_]<user id>_text.html`` / ``_link.html``. A file uploaded again keeps the
-  ``-1``, ``-2`` suffix Canvas gave it (``conv_layers-1.ipynb``). Entries carry rubyzip's
+  ``-1``, ``-2`` suffix Canvas gave it (``homework-1.ipynb``). Entries carry rubyzip's
   default time: when Canvas built the archive, not when the student submitted.
 - Moodle (``mod/assign/classes/downloader.php``): one folder per student and submission
   plugin, ``<Full Name>_<participant id>_assignsubmission_<plugin>_/<path>`` (``file``,
@@ -53,7 +53,7 @@ them, with ``nbgrader.utils.unzip`` (no size or entry-count limit), copies with
 the file name and writes a timestamp without a zone. Its extension point fits, though: the naming of each LMS is a
 ``FileNameCollectorPlugin`` subclass (``named_regexp`` with its ``student_id`` and
 ``file_id`` groups), configurable as ``c.CanvasCollector.named_regexp`` and usable as
-``nbgrader zip_collect --collector=autograder.collect.CanvasCollector`` on a trusted archive.
+``nbgrader zip_collect --collector=autograder.grading.collect.CanvasCollector`` on a trusted archive.
 """
 from __future__ import annotations
 
@@ -80,8 +80,7 @@ from traitlets import Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from .intake import read_assignment
-from .pipeline import CourseError, course_lock, db_url_for
-from .tasks import ASSIGNMENT
+from .pipeline import CourseError, course_lock, db_url_for, source_assignments
 from .worker import load_config, one_line
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"   # nbgrader's Exchange.timestamp_format
@@ -734,9 +733,17 @@ def collect_archive(course: Path, archive: Path, lms: Optional[str] = None,
     if not config_path.is_file():
         raise CourseError(f"{config_path} not found: is {course} a course directory?")
     config = load_config(config_path.read_text())
+    if assignment is None:
+        found = source_assignments(course)
+        if len(found) != 1:
+            raise CourseError(f"{course}/source holds {len(found)} assignments "
+                              f"({', '.join(found) or 'none'}): name one with --assignment")
+        assignment = found[0]
+    elif assignment not in source_assignments(course):
+        raise CourseError(f"no assignment {assignment} in {course}/source")
     with course_lock(course):
         try:
-            return _collect(course, archive, lms, roster, assignment or ASSIGNMENT, config)
+            return _collect(course, archive, lms, roster, assignment, config)
         except ArchiveRefused as exc:
             raise ArchiveRefused(f"{archive} is refused, nothing collected: {exc}") from None
 

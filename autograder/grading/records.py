@@ -19,7 +19,7 @@ from nbgrader.api import Gradebook
 from sqlalchemy import (Boolean, Column, Float, MetaData, String, Table, Text, inspect, select,
                         text)
 
-from .tasks import ASSIGNMENT, NOTEBOOK, TASKS
+from ..assignment import Assignment
 from .worker import FLAGGED, NOT_GRADED, Result
 
 _metadata = MetaData()
@@ -48,10 +48,10 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def review_comment(task: str, reasons: list[str]) -> str:
+def review_comment(task: str, reasons: list[str], first: bool) -> str:
     """What the formgrader shows a TA beside the answer cell of ``task``: the reasons that
-    name it, or (on the first task's cell) all reasons."""
-    own = [r for r in reasons if task in r] or (reasons if task == TASKS[0].name else [])
+    name it, or (on the ``first`` task's cell) all reasons."""
+    own = [r for r in reasons if task in r] or (reasons if first else [])
     return "Autograder: needs a human look.\n" + "\n".join(f"- {r}" for r in own) if own else \
         "Autograder: needs a human look (reasons on the first answer cell)."
 
@@ -84,9 +84,9 @@ class ResultStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def rows(self, student_id: Optional[str] = None) -> dict[str, dict]:
-        """The recorded result of every student (or of one), by student id."""
-        stmt = select(RESULTS).where(RESULTS.c.assignment == ASSIGNMENT)
+    def rows(self, assignment: str, student_id: Optional[str] = None) -> dict[str, dict]:
+        """The recorded results of ``assignment``, of every student (or of one), by student id."""
+        stmt = select(RESULTS).where(RESULTS.c.assignment == assignment)
         if student_id is not None:
             stmt = stmt.where(RESULTS.c.student_id == student_id)
         out = {}
@@ -97,10 +97,12 @@ class ResultStore:
             out[d["student_id"]] = d
         return out
 
-    def record(self, result: Result) -> None:
-        """Record one result atomically. A submission that could not be graded keeps the
-        scores of an earlier grading (and says so) instead of replacing them with zeros."""
-        previous = self.rows(result.student_id).get(result.student_id)
+    def record(self, result: Result, plugin: Assignment) -> None:
+        """Record one result of ``plugin``'s assignment atomically. A submission that could
+        not be graded keeps the scores of an earlier grading (and says so) instead of
+        replacing them with zeros."""
+        assignment, notebook, tasks = plugin.id, plugin.notebook, plugin.tasks
+        previous = self.rows(assignment, result.student_id).get(result.student_id)
         reasons, scores = list(result.reasons), dict(result.scores)
         graded_digest: Optional[str] = result.digest
         keep_old = result.status == NOT_GRADED and previous and previous["graded_digest"]
@@ -109,33 +111,34 @@ class ResultStore:
             reasons.append(f"the scores shown are from the earlier grading of "
                            f"{previous['graded_at']}")
         if result.autograded is not None and not keep_old:
-            base = self.course / "autograded" / result.student_id / ASSIGNMENT
-            atomic_write(base / f"{NOTEBOOK}.ipynb", result.autograded)
+            base = self.course / "autograded" / result.student_id / assignment
+            atomic_write(base / f"{notebook}.ipynb", result.autograded)
         if result.feedback is not None:
-            base = self.course / "feedback" / result.student_id / ASSIGNMENT
-            atomic_write(base / f"{NOTEBOOK}.html", result.feedback)
+            base = self.course / "feedback" / result.student_id / assignment
+            atomic_write(base / f"{notebook}.html", result.feedback)
         db = self.gb.db
         try:
             self.gb.update_or_create_student(result.student_id)
             kwargs = {"timestamp": result.timestamp} if result.timestamp else {}
-            self.gb.update_or_create_submission(ASSIGNMENT, result.student_id, **kwargs)
+            self.gb.update_or_create_submission(assignment, result.student_id, **kwargs)
             review = result.status in (FLAGGED, NOT_GRADED)
-            for task in TASKS:
-                grade = self.gb.find_grade(task.test_id, NOTEBOOK, ASSIGNMENT, result.student_id)
+            for task in tasks:
+                grade = self.gb.find_grade(task.test_id, notebook, assignment, result.student_id)
                 grade.auto_score = None if task.name in result.withheld else scores.get(task.name, 0.0)
                 # The formgrader's review queue: what needs a human look waits for one,
                 # unless a TA has already decided (a manual score is never overridden).
                 grade.needs_manual_grade = review and grade.manual_score is None
-                comment = self.gb.find_comment(task.name, NOTEBOOK, ASSIGNMENT, result.student_id)
-                comment.auto_comment = review_comment(task.name, reasons) if review else None
-            notebook = self.gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, result.student_id)
-            notebook.flagged = review
-            task_cells = {t.test_id for t in TASKS}
-            for grade in notebook.grades:
+                comment = self.gb.find_comment(task.name, notebook, assignment, result.student_id)
+                comment.auto_comment = review_comment(task.name, reasons, task == tasks[0]) \
+                    if review else None
+            submitted_nb = self.gb.find_submission_notebook(notebook, assignment, result.student_id)
+            submitted_nb.flagged = review
+            task_cells = {t.test_id for t in tasks}
+            for grade in submitted_nb.grades:
                 # Checks worth no points (what makes `nbgrader validate` fail) need no human.
                 if grade.name not in task_cells and not grade.max_score:
                     grade.auto_score, grade.needs_manual_grade = 0.0, False
-            row = dict(student_id=result.student_id, assignment=ASSIGNMENT,
+            row = dict(student_id=result.student_id, assignment=assignment,
                        digest=result.digest, status=result.status,
                        reasons=json.dumps(reasons), notes=json.dumps(result.notes),
                        scores=json.dumps(scores), in_kernel=json.dumps(result.in_kernel),
@@ -144,7 +147,7 @@ class ResultStore:
                        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        seconds=result.seconds, final=result.final)
             db.execute(RESULTS.delete().where((RESULTS.c.student_id == result.student_id)
-                                              & (RESULTS.c.assignment == ASSIGNMENT)))
+                                              & (RESULTS.c.assignment == assignment)))
             db.execute(RESULTS.insert().values(**row))
             db.commit()
         except Exception:

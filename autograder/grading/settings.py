@@ -4,7 +4,7 @@ from __future__ import annotations
 from traitlets import Int, List, Unicode
 from traitlets.config import Configurable
 
-from .sandbox import Limits
+from ..running.sandbox import Limits
 
 _DEFAULT_LIMITS = Limits()
 
@@ -32,6 +32,11 @@ class Grading(Configurable):
                              "is not graded.").tag(config=True)
     sandbox_uid_base = Int(61000, help="Sandboxed kernels run as uid base + worker "
                            "slot; these uids must own no files.").tag(config=True)
+    assignment_dirs = List(Unicode(), [], help="Folders holding assignments' grading folders "
+                           "(<dir>/<assignment id>/__init__.py), searched before the kit's own "
+                           "autograder/assignments/; relative to the course directory. On a "
+                           "Dask cluster they must exist at the same path on every worker."
+                           ).tag(config=True)
     kernel_preload = List(Unicode(), ["numpy", "matplotlib.pyplot"], help="Modules the "
                           "kernel template imports once per grading process, so that each "
                           "student's kernel (a fresh fork of the template) starts with them "

@@ -7,7 +7,7 @@ on CPU time, file size, open files and processes; cgroup v1 limits on memory and
 processes; a size-limited tmpfs for scratch and /tmp. Killing the kernel's PID namespace
 and cgroup ends every process of the submission.
 
-``python -m autograder.sandbox SPEC CONNECTION_FILE [ARGS...]`` is the kernel command
+``python -m autograder.running.sandbox SPEC CONNECTION_FILE [ARGS...]`` is the kernel command
 (``execute.SandboxKernelSpecs``); it imports only the standard library, runs as root, joins
 the cgroups, sets the rlimits, has bubblewrap build the sandbox around a placeholder, and
 has the grading process's kernel template (``zygote.py``) fork the kernel into it. Without

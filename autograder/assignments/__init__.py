@@ -1,0 +1,1 @@
+"""The kit's own assignments, one grading folder each (see ``autograder/assignment.py``)."""
