@@ -29,10 +29,16 @@ c.TamperingScan.work_libraries = {
     "conv_layers": ["scipy.signal", "scipy.ndimage", "scipy.fft", "numpy.convolve",
                     "numpy.correlate", "torch", "tensorflow", "keras", "jax", "skimage",
                     "cv2", "theano", "chainer", "mxnet"],
+    # scikit-learn is fine here: the notebook loads its digits with it.
+    "conv_net": ["scipy.signal", "scipy.ndimage", "scipy.fft", "numpy.convolve",
+                 "numpy.correlate", "torch", "tensorflow", "keras", "jax", "skimage", "cv2",
+                 "theano", "chainer", "mxnet", "sklearn.neural_network"],
 }
 
 # Per-cell wall-clock limit; a cell over it is interrupted (or its kernel killed).
 c.Execute.timeout = 10
+# conv_net trains a network in one cell (seconds with a fast convolution, much longer with loops).
+c.Grading.cell_timeout = {"conv_net": 60}
 
 # Student code runs in the sandbox; the hidden tests are scored by the trusted verifier.
 # Last, after everything that reads outputs: the stored notebook shows student output

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
 import nbformat
 
-STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 Answers = dict[str, str]      # grade_id -> cell source
 
 
@@ -41,13 +41,24 @@ def load_answer_sources(notebook: str | Path, names: Iterable[str]) -> Answers:
     return sources
 
 
-def student_answers(release_nb: str | Path, bodies: Answers) -> Answers:
+# A stub at any indentation, as nbgrader writes it in place of a solution region.
+_STUB = re.compile(r"^( *)# YOUR CODE HERE\n\1raise NotImplementedError\(\)(?:\n|\Z)", re.M)
+
+
+def student_answers(release_nb: str | Path, bodies: dict[str, str | list[str]]) -> Answers:
     """The release's answer cells (grade_id -> source) with ``bodies`` written in place of
-    their stubs: a correct submission, as a student hands it in."""
+    their stubs (a list: one body per stub of the cell, in order): a correct submission,
+    as a student hands it in."""
     stubs = load_answer_sources(release_nb, bodies)
-    if set(stubs) != set(bodies) or any(STUB not in v for v in stubs.values()):
-        raise ValueError(f"{release_nb} has no stub for each of {sorted(bodies)}")
-    return {k: v.replace(STUB, bodies[k], 1) for k, v in stubs.items()}
+    out = {}
+    for gid, body in bodies.items():
+        parts = [body] if isinstance(body, str) else list(body)
+        found = _STUB.findall(stubs.get(gid, ""))
+        if len(found) != len(parts):
+            raise ValueError(f"{release_nb}: answer cell {gid!r} has {len(found)} stubs, "
+                             f"expected {len(parts)}")
+        out[gid] = _STUB.sub(lambda m: parts.pop(0), stubs[gid])
+    return out
 
 
 def apply(mutant: Mutant, answer_sources: Answers) -> Answers:

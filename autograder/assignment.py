@@ -32,15 +32,34 @@ Arrays = dict[str, np.ndarray]
 @dataclass(frozen=True)
 class Task:
     """One graded function (or group of functions) of an assignment."""
-    name: str                 # the answer cell's grade_id; usually the student's function
+    name: str                 # usually the student's function
     points: float
     inputs: tuple[str, ...]   # arrays handed to the student's code
-    outputs: tuple[str, ...]  # arrays the student's code must return
+    outputs: tuple[str, ...]  # arrays the student's code may return
+    cell: str = ""            # the answer cell's grade_id, if not ``name``
+    # Scored also by the wall time of its hidden test cell, which the trusted side takes
+    # outside the kernel (``Assignment.judge_time``).
+    timed: bool = False
 
     @property
     def test_id(self) -> str:
         """grade_id of the hidden test cell."""
         return f"test_{self.name}"
+
+    @property
+    def answer_cell(self) -> str:
+        """grade_id of the answer cell the task grades (review comments go beside it)."""
+        return self.cell or self.name
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """An assignment's own verdict on a case (see ``Assignment.judge``)."""
+    credit: float                  # the share of the case's points, 0..1
+    message: str = ""              # for the student; never hidden values
+    mistake: Optional[str] = None  # a mistake id of the assignment's Diagnosis
+    # A figure the class report shows the distribution of (e.g. ("accuracy", 0.93)).
+    measure: Optional[tuple[str, float]] = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,15 @@ class Assignment:
     # The demo's synthetic class: release notebook -> {student id: answer sources, None
     # for the blank release}; see ``answers``.
     synthetic_class: Optional[Callable[[Path], dict[str, Optional[dict[str, str]]]]] = None
+    # (case, inputs, every output reported, expected) -> the case's verdict, or None to
+    # compare the outputs with the expected ones (shapes, values within 1e-6).
+    judge: Optional[Callable[[Case, Arrays, Arrays, Arrays], Optional[Judgement]]] = None
+    # (case, inputs, seconds its hidden cell took) -> the verdict of a timed task's case
+    # whose outputs are right.
+    judge_time: Optional[Callable[[Case, Arrays, float], Judgement]] = None
+    # (case, inputs, expected) -> the most elements each output of a report may have,
+    # where the expected outputs do not tell (the default: 16 times theirs).
+    report_limits: Optional[Callable[[Case, Arrays, Arrays], dict[str, int]]] = None
     folder: Path = Path()                  # set by ``load``
 
     @cached_property
@@ -98,6 +126,10 @@ class Assignment:
     @cached_property
     def task_by_test_id(self) -> dict[str, Task]:
         return {t.test_id: t for t in self.tasks}
+
+    def tasks_of_cell(self, grade_id: str) -> list[Task]:
+        """The tasks an answer cell or a hidden test cell belongs to."""
+        return [t for t in self.tasks if grade_id in (t.answer_cell, t.test_id)]
 
     @property
     def max_score(self) -> float:

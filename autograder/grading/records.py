@@ -48,10 +48,10 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def review_comment(task: str, reasons: list[str], first: bool) -> str:
-    """What the formgrader shows a TA beside the answer cell of ``task``: the reasons that
-    name it, or (on the ``first`` task's cell) all reasons."""
-    own = [r for r in reasons if task in r] or (reasons if first else [])
+def review_comment(tasks: list[str], reasons: list[str], first: bool) -> str:
+    """What the formgrader shows a TA beside the answer cell of ``tasks``: the reasons that
+    name one of them, or (on the ``first`` answer cell) all reasons."""
+    own = [r for r in reasons if any(t in r for t in tasks)] or (reasons if first else [])
     return "Autograder: needs a human look.\n" + "\n".join(f"- {r}" for r in own) if own else \
         "Autograder: needs a human look (reasons on the first answer cell)."
 
@@ -128,8 +128,11 @@ class ResultStore:
                 # The formgrader's review queue: what needs a human look waits for one,
                 # unless a TA has already decided (a manual score is never overridden).
                 grade.needs_manual_grade = review and grade.manual_score is None
-                comment = self.gb.find_comment(task.name, notebook, assignment, result.student_id)
-                comment.auto_comment = review_comment(task.name, reasons, task == tasks[0]) \
+            cells = list(dict.fromkeys(t.answer_cell for t in tasks))
+            for cell in cells:
+                comment = self.gb.find_comment(cell, notebook, assignment, result.student_id)
+                names = [t.name for t in plugin.tasks_of_cell(cell)]
+                comment.auto_comment = review_comment(names, reasons, cell == cells[0]) \
                     if review else None
             submitted_nb = self.gb.find_submission_notebook(notebook, assignment, result.student_id)
             submitted_nb.flagged = review

@@ -1,7 +1,7 @@
 """Course-level grading settings, configured in ``nbgrader_config.py`` as ``c.Grading.*``."""
 from __future__ import annotations
 
-from traitlets import Int, List, Unicode
+from traitlets import Dict, Int, List, Unicode
 from traitlets.config import Configurable
 
 from ..running.sandbox import Limits
@@ -24,6 +24,10 @@ class Grading(Configurable):
                      "(RLIMIT_NOFILE).").tag(config=True)
     disk_bytes = Int(_DEFAULT_LIMITS.disk_bytes, help="Size of the submission's "
                      "scratch directory (tmpfs).").tag(config=True)
+    cell_timeout = Dict(value_trait=Int(), default_value={}, help="Per assignment id, the "
+                        "wall-clock limit of one cell in seconds, where it is not "
+                        "c.Execute.timeout (e.g. an assignment that trains a network)."
+                        ).tag(config=True)
     submission_seconds = Int(240, help="Wall-clock limit for executing one notebook; "
                              "cells left when it runs out are not run.").tag(config=True)
     max_output_bytes = Int(2**20, help="Output kept per cell; the rest is dropped with "

@@ -224,12 +224,14 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
                                               plugin.id)
     master = nbformat.reads(bundle.source[f"{notebook}.ipynb"].decode(), as_version=4)
     def task_of_cell(grade_id: str) -> Optional[str]:
-        task = plugin.task_by_name.get(grade_id) or plugin.task_by_test_id.get(grade_id)
-        return task.name if task else None
+        tasks = plugin.tasks_of_cell(grade_id)
+        return tasks[0].name if tasks else None
 
     leaked = leaks.found_in((c.get("source", "") for c in parsed.notebook.cells),
                             leaks.master_regions(master, task_of_cell))
-    withheld = sorted({r.task for r in leaked if r.task})
+    # A region of an answer cell withholds every task graded from that cell.
+    withheld = sorted({t.name for r in leaked if r.task
+                       for t in plugin.tasks_of_cell(plugin.task_by_name[r.task].answer_cell)})
     if leaked:
         what = ", ".join(sorted({f"{r.kind} of {r.task}" if r.task else r.kind for r in leaked}))
         reasons.append(f"contains the instructor's solution or hidden tests ({what}); "

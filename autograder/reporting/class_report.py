@@ -76,6 +76,37 @@ def _mistake_counts(rows: list[StudentRow]) -> Counter:
     return counts
 
 
+def _measures(rows: list[StudentRow]) -> dict[str, list[float]]:
+    """The figures an assignment's own checks measured (a speed ratio, an accuracy, ...),
+    by "task: what", one value per student and case."""
+    found: dict[str, list[float]] = {}
+    for row in rows:
+        for name, verdict in row.verdicts.items():
+            for case in verdict.get("cases", []):
+                m = case.get("measure")
+                if isinstance(m, list) and len(m) == 2 and isinstance(m[1], (int, float)):
+                    found.setdefault(f"{name}: {m[0]}", []).append(float(m[1]))
+    return found
+
+
+def _measures_plot(measures: dict[str, list[float]]) -> bytes:
+    """A histogram per measured figure."""
+    fig = Figure(figsize=(8, 2.8 * len(measures)))
+    for ax, (what, values) in zip(fig.subplots(len(measures), 1, squeeze=False)[:, 0],
+                                  measures.items()):
+        ax.hist(values, bins=20, color="#55a868", edgecolor="white")
+        ax.set(xlabel=what, ylabel="students", title=f"{what} ({len(values)} measured)")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _measures_table(measures: dict[str, list[float]]) -> str:
+    return _table(["measured", "students", "min", "median", "max"], [
+        [escape(what), str(len(v)), _fmt(min(v)), _fmt(statistics.median(v)), _fmt(max(v))]
+        for what, v in measures.items()])
+
+
 def _png(fig: Figure) -> bytes:
     """The figure rendered by the Agg backend, as PNG bytes."""
     FigureCanvasAgg(fig)
@@ -217,8 +248,13 @@ def _section(a: Assignment, rows: list[StudentRow]) -> tuple[str, dict[str, byte
     pngs = dict(zip(PNGS, (
         _histogram([r.total for r in rows if r.total is not None], a.max_score),
         _pass_rates(a, means, cases), _mistakes_plot(counts))))
+    measures = _measures(rows)
+    if measures:
+        pngs["measures.png"] = _measures_plot(measures)
     img = {name: f'<img alt="{escape(a.id)}: {name}" src="data:image/png;base64,'
                  f'{base64.b64encode(data).decode()}">' for name, data in pngs.items()}
+    measured = (f'<h3>Measured by the checks</h3>{img["measures.png"]}{_measures_table(measures)}'
+                if measures else "")
     return f"""<section id="{escape(a.id)}">
 <h2>{escape(a.id)}</h2>
 {_summary(rows)}
@@ -226,6 +262,7 @@ def _section(a: Assignment, rows: list[StudentRow]) -> tuple[str, dict[str, byte
 <h3>Tasks and hidden cases</h3>{img["task_pass_rates.png"]}{_cases_table(a, means, cases)}
 <h3>Most common diagnosed mistakes</h3>
 <p>Counted once per student per task.</p>{img["mistakes.png"]}{_mistakes_table(a, counts)}
+{measured}
 <h3>Needs a human look</h3>{_look_table(rows)}
 <h3>All students</h3>{_students_table(a, rows)}
 </section>""", pngs

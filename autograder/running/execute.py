@@ -121,7 +121,8 @@ class SandboxedExecute(Execute):
         self._sandbox.create(helpers, {"autograder_harness.py": HARNESS.read_bytes(),
                                       "autograder_calls.py": caseset.assignment.calls.read_bytes()})
         self._settings = settings
-        self._configured_timeout = self.timeout
+        self._configured_timeout = settings.cell_timeout.get(resources["nbgrader"]["assignment"],
+                                                             self.timeout)
         self._deadline = time.monotonic() + settings.submission_seconds
         self._problem = ""
         self._out_bytes: dict[int, int] = {}
@@ -173,8 +174,10 @@ class SandboxedExecute(Execute):
         self.timeout = max(1, min(self._configured_timeout, math.ceil(self._deadline - time.monotonic())))
         self._verifier.current_task = task.name if task else None
         self._reaper, self._reaped = None, 0
+        started = time.perf_counter()
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
+            self._time(task, started)
             if self._reaper is not None:
                 self._reaper.set()
                 self._sandbox.hold_processes(False)
@@ -207,6 +210,7 @@ class SandboxedExecute(Execute):
             _unscored(cell)
         cell.outputs.append(_error("KernelError", self._problem))
         if task:
+            self._time(task, started)
             self._settle(task, cell)
         return cell, resources
 
@@ -223,6 +227,12 @@ class SandboxedExecute(Execute):
         while not stop.wait(0.05):
             self._reaped += self._sandbox.kill_strays()
 
+    def _time(self, task, started: float) -> None:
+        """A timed task is judged by its hidden cell's wall time, taken here, outside the
+        kernel: the cell's inputs reached the kernel only when it started."""
+        if task is not None and task.timed:
+            self._verifier.finish_timed(task.name, time.perf_counter() - started)
+
     def _settle(self, task, cell) -> None:
         """Compare what the notebook shows for a hidden test cell with the verifier's
         verdict, record any disagreement, and show the verdict in the cell."""
@@ -233,7 +243,8 @@ class SandboxedExecute(Execute):
             why = f"the notebook's output scored {shown:g}"
         except (ValueError, TypeError) as exc:
             shown, why = None, f"the notebook's output could not be scored ({exc})"
-        if shown is None or abs(shown - verified) > 1e-6:
+        # The notebook cannot know a timed task's score: it is decided after the cell.
+        if not task.timed and (shown is None or abs(shown - verified) > 1e-6):
             self._record["disagreements"].append(
                 f"disagreement on {task.name}: {why}, the verifier {verified:g}")
         self._record["in_kernel"][task.name] = shown

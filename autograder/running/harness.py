@@ -26,6 +26,7 @@ GRADING_DIR = os.environ.get("AUTOGRADER_GRADING_DIR", os.path.dirname(os.path.a
 # any other installed package. Student code runs from notebook cells.
 _NOT_STUDENT = tuple({__file__, os.path.dirname(np.__file__)}
                      | {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+_not_student = [_NOT_STUDENT]     # and the assignment's calls module, once loaded
 # How much of the student's source line a report carries.
 MAX_SOURCE_CHARS = 200
 
@@ -50,6 +51,7 @@ def use_calls(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     _CALLS[:] = [module]
+    _not_student[:] = [_NOT_STUDENT + (os.path.abspath(path),)]
     return module
 
 
@@ -63,7 +65,7 @@ def _student_frame(exc):
     tb, where = exc.__traceback__, ("", 0, "")
     while tb is not None:
         code = tb.tb_frame.f_code
-        if not code.co_filename.startswith(_NOT_STUDENT):
+        if not code.co_filename.startswith(_not_student[0]):
             line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
             where = (code.co_name, tb.tb_lineno, line[:MAX_SOURCE_CHARS])
         tb = tb.tb_next
@@ -102,6 +104,8 @@ def run_cases(task, namespace, spec, all_inputs):
     calls = _calls()
     fns = {n: namespace.get(n) for n in calls.FUNCTIONS[task]}
     missing = [n for n, f in fns.items() if not callable(f)]
+    # Values the task reads from the notebook (a trained model, ...), None if absent.
+    fns.update({n: namespace.get(n) for n in getattr(calls, "VALUES", {}).get(task, ())})
     header, arrays = {"task": task, "cases": []}, {}
     for case in spec:
         i = case["index"]

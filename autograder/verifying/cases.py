@@ -59,11 +59,15 @@ class CaseSet:
         """The arrays a report for ``task`` may hold, with the most elements each may have:
         every output, up to 16 times its expected size (a slip in a size changes
         the shape; the verifier must still see it to name the mistake), and every input as
-        it was after the call."""
-        limits = {}
+        it was after the call. An assignment's ``report_limits`` sets the limits of outputs
+        whose size its expected outputs do not tell."""
+        limits, custom = {}, self.assignment.report_limits
         for c in self.cases[task]:
-            for name, want in self.expected[(task, c.index)].items():
+            inputs, expected = self.inputs[(task, c.index)], self.expected[(task, c.index)]
+            for name, want in expected.items():
                 limits[f"{c.index}/out/{name}"] = 16 * want.size + 256
-            for name, given in self.inputs[(task, c.index)].items():
+            for name, most in (custom(c, inputs, expected) if custom else {}).items():
+                limits[f"{c.index}/out/{name}"] = int(most)
+            for name, given in inputs.items():
                 limits[f"{c.index}/after/{name}"] = given.size
         return limits

@@ -17,7 +17,7 @@ import time
 from typing import Optional
 
 from .cases import CaseSet
-from .scoring import TaskVerdict, verify_task
+from .scoring import TaskVerdict, time_verdict, verify_task
 from .wire import WireError, load_arrays, pack_arrays, read_frame, write_frame
 
 CONNECTIONS = 4            # served at once; more are closed unread
@@ -112,8 +112,24 @@ class Verifier:
             if task_name not in self.verdicts:
                 self.verdicts[task_name] = self._score(task_name, header, arrays)
             verdict = self.verdicts[task_name]
-        return {"lines": verdict.lines(), "points": verdict.points,
-                "max_points": verdict.max_points}, b""
+        lines = verdict.lines()
+        if self.caseset.assignment.task_by_name[task_name].timed:
+            lines.append("  (the speed is judged from this cell's time when the cell ends)")
+        return {"lines": lines, "points": verdict.points, "max_points": verdict.max_points}, b""
+
+    def finish_timed(self, task_name: str, seconds: float) -> None:
+        """Judge the timed task's verdict by its hidden cell's wall time, taken outside the
+        kernel once the cell ended (a cell that reported nothing keeps no verdict)."""
+        with self._lock:
+            verdict = self.verdicts.get(task_name)
+            if verdict is None or verdict.problem:
+                return
+            try:
+                self.verdicts[task_name] = time_verdict(verdict, self.caseset, seconds)
+            except Exception as exc:  # a judge's bug costs the speed points, never the run
+                self.verdicts[task_name] = TaskVerdict(
+                    task_name, verdict.max_points, [],
+                    f"the speed could not be judged ({type(exc).__name__})")
 
     def _score(self, task_name: str, header: dict, arrays: dict) -> TaskVerdict:
         task = self.caseset.assignment.task_by_name[task_name]

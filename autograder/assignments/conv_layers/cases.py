@@ -35,7 +35,7 @@ class Case(assignment.Case):
 
 # (N, C, F, kernel HHxWW, stride, pad, input kind). kind: "square", "nonsquare" or
 # "untiled" (non-square, and the windows leave rows and columns over).
-_CONV_TEMPLATES = (
+CONV_TEMPLATES = (
     (1, 1, 1, (3, 3), 1, 0, "square"),
     (2, 3, 2, (3, 3), 1, 1, "nonsquare"),
     (2, 2, 3, (3, 2), 2, 1, "untiled"),
@@ -46,7 +46,7 @@ _CONV_TEMPLATES = (
     (1, 2, 3, (2, 4), 3, 1, "untiled"),
 )
 # (N, C, pool HxW, stride, input kind)
-_POOL_TEMPLATES = (
+POOL_TEMPLATES = (
     (1, 1, (2, 2), 2, "square"),
     (2, 3, (2, 2), 2, "nonsquare"),
     (2, 2, (3, 3), 2, "untiled"),       # overlapping windows
@@ -60,8 +60,9 @@ def _tiles(size: int, k: int, stride: int, pad: int) -> bool:
     return (size + 2 * pad - k) % stride == 0
 
 
-def _pick_hw(rng: np.random.Generator, k: tuple[int, int], stride: int, pad: int,
-             kind: str) -> tuple[int, int]:
+def pick_hw(rng: np.random.Generator, k: tuple[int, int], stride: int, pad: int,
+            kind: str) -> tuple[int, int]:
+    """An input height and width of the template's ``kind`` for kernel ``k``."""
     lo_h, lo_w = max(k[0] + 1, 4), max(k[1] + 1, 4)
     for _ in range(1000):
         h, w = int(rng.integers(lo_h, lo_h + 6)), int(rng.integers(lo_w, lo_w + 6))
@@ -83,14 +84,14 @@ def generate_cases(seed: int) -> dict[str, list[Case]]:
     cases: dict[str, list[Case]] = {}
     for task in ("conv_forward_naive", "conv_backward_naive"):
         cases[task] = []
-        for i, (n, c, f, k, stride, pad, kind) in enumerate(_CONV_TEMPLATES, 1):
-            h, w = _pick_hw(rng, k, stride, pad, kind)
+        for i, (n, c, f, k, stride, pad, kind) in enumerate(CONV_TEMPLATES, 1):
+            h, w = pick_hw(rng, k, stride, pad, kind)
             cases[task].append(Case(task, i, dict(N=n, C=c, H=h, W=w, F=f, HH=k[0], WW=k[1],
                                                   stride=stride, pad=pad)))
     for task in ("max_pool_forward_naive", "max_pool_backward_naive"):
         cases[task] = []
-        for i, (n, c, k, stride, kind) in enumerate(_POOL_TEMPLATES, 1):
-            h, w = _pick_hw(rng, k, stride, 0, kind)
+        for i, (n, c, k, stride, kind) in enumerate(POOL_TEMPLATES, 1):
+            h, w = pick_hw(rng, k, stride, 0, kind)
             cases[task].append(Case(task, i, dict(N=n, C=c, H=h, W=w, ph=k[0], pw=k[1],
                                                   stride=stride)))
     return cases
