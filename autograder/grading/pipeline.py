@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from nbgrader.coursedir import CourseDirectory
 from ..assignment import Assignment, AssignmentError, load
 from ..running.sandbox import can_isolate, die_with_parent, missing_protections, sweep_stale
 from .intake import read_submitted
+from .order import expected_seconds
 from .records import ResultStore
 from .settings import Grading
 from .worker import NOT_GRADED, Bundle, Job, Result, capturing_log, grade, load_config, one_line
@@ -207,20 +207,19 @@ def discover(course: Path, assignment_id: str, max_bytes: int, fingerprint: str)
     return jobs
 
 
-def _seconds(jobs: list[Job], previous: dict[str, dict]) -> list[float]:
-    """How long each job's submission took to grade last time (one never graded counts as
-    the median of the others)."""
-    known = [previous[j.student_id]["seconds"] for j in jobs if j.student_id in previous]
-    typical = statistics.median(known) if known else 0.0
-    return [previous[j.student_id]["seconds"] if j.student_id in previous else typical
-            for j in jobs]
+def _seconds(jobs: list[Job], previous: dict[str, dict], notebook: str = "",
+             cell_timeout: float = 0.0) -> list[float]:
+    """How long each job is expected to take (see ``order``)."""
+    saved = [job.files.get(f"{notebook}.ipynb") or next(
+        (data for name, data in job.files.items() if name.endswith(".ipynb")), b"") for job in jobs]
+    return expected_seconds([j.student_id for j in jobs], saved, previous, cell_timeout)
 
 
-def longest_first(jobs: list[Job], previous: dict[str, dict]) -> list[Job]:
-    """``jobs`` ordered by how long each student's submission took to grade last time,
-    longest first: a slow submission started last would keep one worker busy alone at the
-    end of the run."""
-    seconds = _seconds(jobs, previous)
+def longest_first(jobs: list[Job], previous: dict[str, dict], notebook: str = "",
+                  cell_timeout: float = 0.0) -> list[Job]:
+    """``jobs`` ordered by how long each is expected to take, longest first: a slow
+    submission started last would keep one worker busy alone at the end of the run."""
+    seconds = _seconds(jobs, previous, notebook, cell_timeout)
     return [j for _, j in sorted(zip(seconds, jobs), key=lambda p: -p[0])]
 
 
@@ -356,19 +355,21 @@ def grade_course(course: Path, jobs: int = 0, scheduler: Optional[str] = None,
 def _plan(course: Path, config, plugins: list[Assignment], students: set[str], force: bool,
           store: ResultStore) -> tuple[Work, int]:
     """What to grade, longest first over every assignment, and how many are unchanged."""
-    max_bytes = Grading(config=config).max_notebook_bytes
+    settings = Grading(config=config)
     planned: list[tuple[float, Job, Bundle]] = []
     skipped = 0
     for plugin in plugins:
         bundle, _ = prepare(course, plugin.id)
-        jobs = [j for j in discover(course, plugin.id, max_bytes, bundle.fingerprint)
+        jobs = [j for j in discover(course, plugin.id, settings.max_notebook_bytes, bundle.fingerprint)
                 if not students or j.student_id in students]
         previous = store.rows(plugin.id)
         todo = [j for j in jobs if force or j.student_id not in previous
                 or previous[j.student_id]["digest"] != j.digest
                 or not previous[j.student_id]["final"]]
         skipped += len(jobs) - len(todo)
-        planned += [(s, j, bundle) for s, j in zip(_seconds(todo, previous), todo)]
+        timeout = settings.cell_timeout.get(plugin.id, config.Execute.get("timeout", 30))
+        planned += [(s, j, bundle) for s, j in
+                    zip(_seconds(todo, previous, plugin.notebook, timeout), todo)]
     planned.sort(key=lambda p: -p[0])
     return [(j, b) for _, j, b in planned], skipped
 

@@ -38,6 +38,7 @@ RESULTS = Table(
     Column("graded_at", String(40), nullable=False),
     Column("seconds", Float, nullable=False),
     Column("final", Boolean, nullable=False),      # False: retry on the next run
+    Column("phases", Text),                        # JSON {phase: seconds} of the grading
 )
 
 
@@ -94,6 +95,7 @@ class ResultStore:
             d = dict(row)
             for key in ("reasons", "notes", "scores", "in_kernel", "verdicts"):
                 d[key] = json.loads(d[key])
+            d["phases"] = json.loads(d["phases"]) if d.get("phases") else {}
             out[d["student_id"]] = d
         return out
 
@@ -148,7 +150,8 @@ class ResultStore:
                        verdicts=json.dumps(result.verdicts if not keep_old else previous["verdicts"]),
                        graded_digest=graded_digest if result.status != NOT_GRADED or keep_old else None,
                        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       seconds=result.seconds, final=result.final)
+                       seconds=result.seconds, final=result.final,
+                       phases=json.dumps(result.phases))
             db.execute(RESULTS.delete().where((RESULTS.c.student_id == result.student_id)
                                               & (RESULTS.c.assignment == assignment)))
             db.execute(RESULTS.insert().values(**row))

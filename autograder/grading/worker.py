@@ -81,6 +81,7 @@ class Result:
     log: str = ""      # details of an internal error, for the grading log only
     withheld: list[str] = field(default_factory=list)   # tasks whose score waits for a human
     assignment: str = ""
+    phases: dict[str, float] = field(default_factory=dict)   # where the seconds went
 
     @property
     def total(self) -> float:
@@ -165,7 +166,21 @@ def one_line(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+class _Clock:
+    """Seconds spent per phase of one grading."""
+
+    def __init__(self):
+        self.phases: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - self._last
+        self._last = now
+
+
 def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
+    clock = _Clock()
     plugin = bundle.plugin()
     notebook = plugin.notebook
     course, work = tmp / "course", tmp / "work"
@@ -181,6 +196,7 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
                                     job.others, job.refused)
         sub = subm.rebuild(parsed, release_nb)
         graded = nbformat.writes(sub.notebook)
+        clock.lap("read and rebuild")
     except subm.SubmissionError as exc:
         return Result(job.student_id, job.digest, NOT_GRADED, [str(exc)])
     except Exception:  # damage the checks of read_notebook do not know: the same every time
@@ -205,6 +221,7 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     config.SandboxedExecute.assignment_folder = bundle.folder
     log, messages = capturing_log(job.student_id)
     coursedir = CourseDirectory(config=config)
+    clock.lap("course files")
     try:
         Autograde(coursedir=coursedir, config=config, log=log).start()
     except Exception as exc:
@@ -215,6 +232,7 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
         return Result(job.student_id, job.digest, NOT_GRADED,
                       [f"nbgrader autograde failed: {detail}"], sub.notes, final=False)
     record = json.loads((work / "verification.json").read_text())
+    clock.lap("autograde")
     verdicts = {k: TaskVerdict.from_dict(v) for k, v in record["verdicts"].items()}
     scores = {t.name: verdicts[t.name].points if t.name in verdicts else 0.0 for t in plugin.tasks}
     in_kernel = record["in_kernel"]
@@ -247,11 +265,20 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
         if task.name not in verdicts and not record["problem"]:
             reasons.append(f"the hidden tests of {task.name} reported nothing although "
                            "the kernel was running (their cell did not run as written)")
+    clock.lap("scans")
     write_scores(db_url, plugin, job.student_id, scores)
+    clock.lap("scores")
     GenerateFeedback(coursedir=coursedir, config=config, log=log).start()
+    clock.lap("feedback")
+    # The execute step's own phases; the rest of nbgrader's Autograde is its conversion.
+    executed = record["phases"]
+    clock.phases["nbgrader autograde, besides executing"] = \
+        clock.phases.pop("autograde") - executed.pop("execute")
+    clock.phases |= executed
     autograded = submitted.parents[2] / "autograded" / job.student_id / plugin.id
     feedback = submitted.parents[2] / "feedback" / job.student_id / plugin.id
     return Result(job.student_id, job.digest, FLAGGED if reasons else OK, reasons, sub.notes,
                   {t: v for t, v in scores.items() if t not in withheld}, in_kernel, {k: v.to_dict() for k, v in verdicts.items()},
                   (autograded / f"{notebook}.ipynb").read_bytes(),
-                  (feedback / f"{notebook}.html").read_bytes(), withheld=withheld)
+                  (feedback / f"{notebook}.html").read_bytes(), withheld=withheld,
+                  phases={k: round(v, 4) for k, v in clock.phases.items()})

@@ -102,6 +102,7 @@ class SandboxedExecute(Execute):
                                          "(set per submission).").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
+        started = time.perf_counter()
         settings = Grading(config=self.config)
         work = Path(self.work_dir or resources["metadata"]["path"])
         caseset = caseset_for(self.assignment_folder, settings.seed)
@@ -120,6 +121,10 @@ class SandboxedExecute(Execute):
             self._sandbox.spec.zygote = start_kernel_template(settings.kernel_preload)
         self._sandbox.create(helpers, {"autograder_harness.py": HARNESS.read_bytes(),
                                       "autograder_calls.py": caseset.assignment.calls.read_bytes()})
+        # Where a submission's time goes (seconds), for benchmarks/grading_speed.py.
+        self._phases = {"sandbox": time.perf_counter() - started, "kernel start": 0.0,
+                        "notebook cells": 0.0, "hidden test cells": 0.0}
+        self._ready = time.perf_counter()
         self._settings = settings
         self._configured_timeout = settings.cell_timeout.get(resources["nbgrader"]["assignment"],
                                                              self.timeout)
@@ -129,7 +134,8 @@ class SandboxedExecute(Execute):
         record = self._record = {"verdicts": {}, "problem": "", "events": [],
                                  "disagreements": [], "in_kernel": {}, "timeouts": [],
                                  "strays": [], "refused": [],
-                                 "missing_protections": missing_protections()}
+                                 "missing_protections": missing_protections(),
+                                 "phases": self._phases}
         try:
             with Verifier(caseset, f"{self._sandbox.spec.grading_dir}/verifier.sock") as verifier:
                 self._verifier = verifier
@@ -146,7 +152,10 @@ class SandboxedExecute(Execute):
             record["events"] = self._sandbox.events() + (
                 ["disk limit hit (the scratch directory is full)"] if self._sandbox.disk_full() else [])
             record["problem"] = self._problem
+            ended = time.perf_counter()
             self._sandbox.destroy()
+            self._phases["sandbox teardown"] = time.perf_counter() - ended
+            self._phases["execute"] = time.perf_counter() - started
             (work / "verification.json").write_text(json.dumps(record))
         return nb, resources
 
@@ -175,8 +184,12 @@ class SandboxedExecute(Execute):
         self._verifier.current_task = task.name if task else None
         self._reaper, self._reaped = None, 0
         started = time.perf_counter()
+        if self._ready is not None:     # the kernel has started: this is its first cell
+            self._phases["kernel start"] = started - self._ready
+            self._ready = None
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
+            self._phases["hidden test cells" if task else "notebook cells"] += time.perf_counter() - started
             self._time(task, started)
             if self._reaper is not None:
                 self._reaper.set()
