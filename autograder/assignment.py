@@ -174,6 +174,10 @@ def load_folder(folder: Path) -> Assignment:
     name = f"{PACKAGE}.{folder.name}"
     module = sys.modules.get(name)
     if module is None or Path(module.__file__).resolve().parent != folder:
+        # Another folder of the same id (a course's own version of a kit assignment) was
+        # loaded before: none of its modules may stand in for this folder's.
+        for key in [k for k in sys.modules if k == name or k.startswith(f"{name}.")]:
+            del sys.modules[key]
         if folder.parent == PLUGINS:
             module = importlib.import_module(name)
         else:

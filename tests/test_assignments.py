@@ -66,6 +66,17 @@ def test_an_assignment_is_found_by_id_in_the_course_folders_first():
         load("../etc")
 
 
+def test_a_courses_own_folder_of_the_same_id_replaces_the_one_loaded_before(tmp_path):
+    shutil.copytree(EXAMPLE / BASICS, tmp_path / BASICS)
+    cases = tmp_path / BASICS / "cases.py"
+    cases.write_text(cases.read_text().replace("RELU = ((2, 3), (1, 4, 2, 2), (3, 5))",
+                                               "RELU = ((2, 3),)"))
+    assert len(load(BASICS, [EXAMPLE]).generate_cases(0)["relu_backward"]) == 3
+    own = load(BASICS, [tmp_path])
+    assert own.folder == tmp_path / BASICS and len(own.generate_cases(0)["relu_backward"]) == 1
+    assert len(load(BASICS, [EXAMPLE]).generate_cases(0)["relu_backward"]) == 3
+
+
 def test_a_folder_that_defines_no_assignment_is_refused_in_one_line(tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "__init__.py").write_text("assignment = 42\n")
