@@ -54,11 +54,19 @@ def notebooks() -> dict[str, dict[str, str] | None]:
         name: mutants.apply(by_name[name], good) for name in CAUGHT_BY}
 
 
+KERNEL_SHUTDOWN_NOISE = re.compile(
+    r"ERROR:tornado\.general:Uncaught exception in ZMQStream callback\nTraceback \(most recent "
+    r"call last\):\n(?:  .*\n)+zmq\.error\.ZMQError: Socket operation on non-socket\n?")
+
+
 def validate(folder: Path) -> str:
     """What `nbgrader validate` reports (its stdout; its log goes to stderr)."""
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", f"{NOTEBOOK}.ipynb"],
                           cwd=folder, capture_output=True, text=True, timeout=300)
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    # ipykernel, shutting down, sometimes logs a ZMQ error of its own (a callback on a socket
+    # already closed): the kernel's noise, after validate's work, not validate failing.
+    own = KERNEL_SHUTDOWN_NOISE.sub("", proc.stderr)
+    assert "Traceback" not in own, proc.stderr[-3000:]
     return proc.stdout
 
 
