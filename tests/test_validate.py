@@ -59,9 +59,11 @@ KERNEL_SHUTDOWN_NOISE = re.compile(
     r"call last\):\n(?:  .*\n)+zmq\.error\.ZMQError: Socket operation on non-socket\n?")
 
 
-def validate(folder: Path) -> str:
-    """What `nbgrader validate` reports (its stdout; its log goes to stderr)."""
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", f"{NOTEBOOK}.ipynb"],
+def validate(folder: Path, notebook: str = NOTEBOOK) -> str:
+    """What `nbgrader validate` reports on ``folder/notebook.ipynb`` (its stdout; its log
+    goes to stderr)."""
+    assert (folder / f"{notebook}.ipynb").is_file()
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", f"{notebook}.ipynb"],
                           cwd=folder, capture_output=True, text=True, timeout=300)
     # ipykernel, shutting down, sometimes logs a ZMQ error of its own (a callback on a socket
     # already closed): the kernel's noise, after validate's work, not validate failing.

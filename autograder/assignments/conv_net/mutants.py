@@ -86,10 +86,11 @@ STUDENT_BODIES = {
 """],
     TRAINED: """\
 np.random.seed(1)
-model = ThreeLayerConvNet(num_filters=12, filter_size=5, hidden_dim=80, weight_scale=5e-2,
+model = ThreeLayerConvNet(num_filters=4, filter_size=3, hidden_dim=100, weight_scale=5e-2,
                           reg=1e-3)
-solver = Solver(model, data, update_rule='adam', optim_config={'learning_rate': 3e-3},
-                lr_decay=0.85, batch_size=32, num_epochs=10, time_limit=45, verbose=False)
+solver = Solver(model, data, update_rule='adam', optim_config={'learning_rate': 1e-2},
+                lr_decay=0.85, batch_size=16, num_epochs=10, num_train_samples=200,
+                time_limit=40, verbose=False)
 solver.train()
 """,
 }
