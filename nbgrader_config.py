@@ -50,8 +50,16 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.grading.metadata.CheckCellMetadata",
     "autograder.reporting.inert.SanitizeOutputs",
+]
+# nbgrader's own steps before executing; its metadata check with the schema compiled once.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "autograder.grading.metadata.CheckCellMetadata",
 ]
 # Deleted test cells come back from the gradebook.
 c.OverwriteCells.add_missing_cells = True

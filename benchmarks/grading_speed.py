@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -64,7 +65,8 @@ def save_interrupt(course: Path) -> None:
 
 def phases(course: Path) -> dict[str, float]:
     """Median seconds per phase of the course's correct submissions (recorded by ``grade``),
-    with "total" the whole grading of one submission in its worker."""
+    with "total" the whole grading of one submission in its worker; "cell <id>" phases are
+    the notebook's cells one by one."""
     with sqlite3.connect(course / "gradebook.db") as db:
         rows = db.execute("SELECT phases, seconds FROM autograder_results "
                           "WHERE student_id LIKE 'correct_%'").fetchall()
@@ -96,13 +98,52 @@ def plain_course(base: Path, students: dict) -> tuple[Path, dict]:
     return course, env
 
 
-def timed(cmd: list[str], cwd: Path, env=None) -> float:
+def timed(cmd: list[str], cwd: Path, env=None) -> tuple[float, str]:
+    """Wall seconds of ``cmd``, and what it logged."""
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):    # nbgrader exits 1 when a student failed
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    return elapsed
+    return elapsed, proc.stderr
+
+
+def coordinator(log: str) -> str:
+    """The coordinating process's own phases, as ``grade`` logged them."""
+    found = re.search(r"coordinator: (.*)", log)
+    return found.group(1) if found else "(not logged)"
+
+
+def preprocessors(course: Path, students: int = 3) -> dict[str, float]:
+    """Seconds per submission in each preprocessor's ``preprocess`` (and in Autograde's own
+    set-up), from grading ``students`` correct submissions in this process under cProfile:
+    inflated by the profiler, so for the shares."""
+    import cProfile
+    import pstats
+    from autograder.grading import pipeline, worker
+    bundle, _ = pipeline.prepare(course, ASSIGNMENT)
+    jobs = [j for j in pipeline.discover(course, ASSIGNMENT, 10 ** 8, bundle.fingerprint)
+            if j.student_id.startswith("correct")][:students + 1]
+    profile = cProfile.Profile()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # nbgrader's SQLAlchemy warnings, said elsewhere
+        worker.grade(jobs[0], bundle)     # the process's imports and kernel template
+        profile.runcall(lambda: [worker.grade(j, bundle) for j in jobs[1:]])
+    costs: dict[str, float] = {}
+    for (path, _, name), (_, _, _, cumulative, _) in pstats.Stats(profile).stats.items():
+        where = Path(path)
+        if name == "preprocess" and "nbconvert" in where.parts and where.stem == "execute":
+            continue      # inside the sandboxed execute step, counted there
+        if name == "preprocess" and "nbconvert" in where.parts and where.stem == "base":
+            label = "the preprocessors that go cell by cell (ClearOutput, LimitOutput, ...)"
+        elif name == "preprocess" and ("preprocessors" in where.parts or REPO in where.parents):
+            label = f"{where.relative_to(REPO) if REPO in where.parents else where.name}: preprocess"
+        elif name == "init_assignment" and where.name == "autograde.py":
+            label = "Autograde.init_assignment (the gradebook's student and submission)"
+        else:
+            continue
+        costs[label] = costs.get(label, 0.0) + cumulative / students
+    return dict(sorted(costs.items(), key=lambda kv: -kv[1]))
 
 
 def floor(course: Path, env: dict, runs: int = 3) -> float:
@@ -133,23 +174,24 @@ def main() -> None:
           f"{os.cpu_count()} cores")
 
     course, env = plain_course(base, students)
-    plain = timed([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], course, env)
+    plain, _ = timed([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], course, env)
     results = {"plain serial nbgrader autograde": plain}
-    per_phase = {}
+    per_phase, coordinating = {}, {}
     for jobs in (1, args.jobs):
         ours = base / f"jobs{jobs}"
         demo.make_course(ours, {ASSIGNMENT: students})
         save_interrupt(ours)
-        results[f"autograder grade --jobs {jobs}"] = timed(
+        results[f"autograder grade --jobs {jobs}"], log = timed(
             [sys.executable, "-m", "autograder", "grade", "--course", str(ours), "--jobs",
              str(jobs)], REPO)
-        per_phase[jobs] = phases(ours)
+        per_phase[jobs], coordinating[jobs] = phases(ours), coordinator(log)
     # Regrading the same class: the durations of the first run order the work.
     regrade = f"  again with --force (--jobs {args.jobs})"
-    results[regrade] = timed(
+    results[regrade], _ = timed(
         [sys.executable, "-m", "autograder", "grade", "--course", str(ours), "--jobs",
          str(args.jobs), "--force"], REPO)
     fl = floor(course, env)
+    by_preprocessor = preprocessors(base / "jobs1")
 
     print(f"\n{'run':<40}{'wall s':>9}{'s/submission':>14}")
     for name, secs in results.items():
@@ -161,8 +203,20 @@ def main() -> None:
     print(f"--jobs {args.jobs} vs --jobs 1: {j1 / jn:.2f}x faster (target >= 1.8x)")
     print("\nwhere a correct submission's time goes (median s, in its worker):")
     print(f"{'phase':<42}{'--jobs 1':>10}{f'--jobs {args.jobs}':>10}")
-    for name in per_phase[1]:
+    for name in [n for n in per_phase[1] if not n.startswith("cell ")]:
         print(f"{name:<42}{per_phase[1][name]:>10.3f}{per_phase[args.jobs].get(name, 0):>10.3f}")
+    print("\nthe notebook's cells, costliest first (median s; hidden test cells included):")
+    cells = sorted((n for n in per_phase[1] if n.startswith("cell ")), key=lambda n: -per_phase[1][n])
+    for name in cells[:12]:
+        print(f"{name:<42}{per_phase[1][name]:>10.3f}{per_phase[args.jobs].get(name, 0):>10.3f}")
+    print(f"{f'the other {len(cells[12:])} cells':<42}{sum(per_phase[1][n] for n in cells[12:]):>10.3f}"
+          f"{sum(per_phase[args.jobs].get(n, 0) for n in cells[12:]):>10.3f}")
+    print("\nnbgrader's steps in a correct submission's grading (s per submission, in-process "
+          "under cProfile, which inflates them):")
+    for name, secs in by_preprocessor.items():
+        print(f"{name:<74}{secs:>8.3f}")
+    for jobs, line in coordinating.items():
+        print(f"the coordinating process, --jobs {jobs}: {line}")
     for jobs, got in per_phase.items():
         own = got["notebook cells"] + got["hidden test cells"]
         print(f"--jobs {jobs}: the notebook's own cells {own:.2f} s of {got['total']:.2f} s "

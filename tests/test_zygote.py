@@ -1,6 +1,8 @@
 """Kernels forked from the template are what a kernel started from nothing in the sandbox
 would be: the sandbox user without privileges, the kernel environment, none of the
-grader's modules, their own random state, and a death the kernel manager sees."""
+grader's modules, their own random state, and a death the kernel manager sees; and they
+start fast: the template's objects frozen out of their garbage collections, and a client
+that knows they are ready as soon as they said so."""
 from __future__ import annotations
 
 import json
@@ -10,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from jupyter_client import KernelManager
+from jupyter_core.utils import run_sync
 
-from autograder.running.execute import ZYGOTE, SandboxKernelSpecs
+from autograder.running.execute import ZYGOTE, PromptKernelClient, SandboxKernelSpecs
 from autograder.running.sandbox import (GRADING_IN_SANDBOX, KERNEL_NAME, SCRATCH_IN_SANDBOX, Limits,
                                 Sandbox, kernel_env)
 from conftest import REPO
@@ -105,3 +108,20 @@ def test_a_kernel_that_exits_is_seen_dead_by_the_kernel_manager(kernels):
     kernel.kc.execute("import os; os._exit(3)")
     kernel.km.provisioner.process.wait(timeout=30)
     assert not kernel.km.is_alive()
+
+
+def test_the_prompt_client_finds_the_kernel_ready_and_the_template_is_frozen(kernels):
+    kernel = kernels()
+    client = PromptKernelClient(**kernel.km.get_connection_info(session=True))
+    client.start_channels()
+    try:
+        run_sync(client.wait_for_ready)(timeout=60)
+        out = []
+        reply = run_sync(client.execute_interactive)(
+            "import gc; print(gc.get_freeze_count())", timeout=60,
+            output_hook=lambda msg: out.append(msg["content"].get("text", "")))
+    finally:
+        client.stop_channels()
+    assert reply["content"]["status"] == "ok"
+    # numpy and ipykernel alone are tens of thousands of objects
+    assert int("".join(out)) > 10_000

@@ -94,6 +94,13 @@ def empty_gradebook() -> bytes:
     return path.read_bytes()
 
 
+def seed_gradebook(db_url: str) -> None:
+    """Start a course's SQLite gradebook that does not exist yet from ``empty_gradebook``."""
+    path = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
+    if path is not None and not path.exists():
+        path.write_bytes(empty_gradebook())
+
+
 def _course_config(course: Path):
     config_path = course / "nbgrader_config.py"
     if not config_path.exists():
@@ -158,9 +165,7 @@ def prepare(course: Path, assignment_id: str) -> tuple[Bundle, object]:
         raise CourseError(f"no source notebook {source_dir}/{plugin.notebook}.ipynb")
     tmp = Path(tempfile.mkdtemp(prefix="ag-prepare-"))
     db_url = db_url_for(course, config)
-    main_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
-    if main_db is not None and not main_db.exists():
-        main_db.write_bytes(empty_gradebook())
+    seed_gradebook(db_url)
     try:
         shutil.copytree(source_dir, tmp / "source" / assignment_id)
         (tmp / "gradebook.db").write_bytes(empty_gradebook())
@@ -389,8 +394,13 @@ def _grade_course(course: Path, jobs: int, scheduler: Optional[str], force: bool
     workers = None if scheduler else start_workers(jobs or os.cpu_count() or 1,
                                                    _kernel_preload(course))
     try:
-        with ResultStore(db_url_for(course, config), course) as store:
+        db_url = db_url_for(course, config)
+        seed_gradebook(db_url)
+        with ResultStore(db_url, course) as store:
+            planning = time.monotonic()
             work, skipped = _plan(course, config, plugins, students, force, store)
+            planning = time.monotonic() - planning
+            recording = 0.0
             if skipped:
                 log.info("%d submissions unchanged since they were graded (use --force to "
                          "regrade them)", skipped)
@@ -398,7 +408,9 @@ def _grade_course(course: Path, jobs: int, scheduler: Optional[str], force: bool
             progress = Progress(len(work))
             results = run_dask(work, scheduler) if scheduler else run_local(work, workers)
             for result in results if work else ():
+                started = time.monotonic()
                 store.record(result, by_id[result.assignment])
+                recording += time.monotonic() - started
                 if result.log:
                     log.error("grading %s of %s: %s", result.assignment, result.student_id,
                               result.log.rstrip())
@@ -406,7 +418,12 @@ def _grade_course(course: Path, jobs: int, scheduler: Optional[str], force: bool
     finally:
         if workers is not None:
             workers.shutdown(cancel_futures=True)
+    reporting = time.monotonic()
     write_reports(course)
+    reporting = time.monotonic() - reporting
+    log.info("coordinator: releases and discovery %.1f s, recording %.1f s (%.3f s per "
+             "result), reports %.1f s", planning, recording, recording / max(len(work), 1),
+             reporting)
     return RunSummary(len(work), skipped, time.monotonic() - start, warnings + left_out)
 
 

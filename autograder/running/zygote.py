@@ -25,6 +25,7 @@ restarts it for a grading process.
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import json
 import select
@@ -44,6 +45,7 @@ from .sandbox import (GRADING_IN_SANDBOX, SCRATCH_IN_SANDBOX, ZYGOTE_PREFIX, San
 
 PR_SET_NO_NEW_PRIVS = 38
 NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt")   # mnt last: it moves our root
+IMPORTS_ENV: dict[str, str] = {}     # set by ``serve``
 
 
 class Zygote:
@@ -120,9 +122,20 @@ def request_kernel(address: str, spec_path: str, target_pid: int, connection_fil
 def serve(address: str, preload: list[str]) -> None:
     """Import, then fork a kernel per connection until standard input closes (the grading
     process stopped us, or exited however it ended); then remove the template's directory."""
+    before = dict(os.environ)
     import ipykernel.kernelapp  # noqa: F401  (the point: imported once, here)
+    # Every kernel imports its debugger (debugpy, a third of a second) while it starts.
+    import ipykernel.debugger  # noqa: F401
     for name in preload:
         importlib.import_module(name)
+    # A kernel's garbage collections would otherwise walk every object imported here,
+    # writing to each and so copying the template's memory page by page (a tenth of a
+    # second at start-up alone).
+    gc.collect()
+    gc.freeze()
+    # What these imports put in the environment (the debugger sets a variable): a kernel
+    # that imported them itself would see it too.
+    IMPORTS_ENV.update({k: v for k, v in os.environ.items() if before.get(k) != v})
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(16)
@@ -196,7 +209,7 @@ def _become_kernel(spec: SandboxSpec, request: dict, libc) -> None:
     os.setresgid(spec.uid, spec.uid, spec.uid)
     os.setresuid(spec.uid, spec.uid, spec.uid)   # clears every capability
     os.environ.clear()
-    os.environ.update(kernel_env(SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX))
+    os.environ.update(kernel_env(SCRATCH_IN_SANDBOX, GRADING_IN_SANDBOX) | IMPORTS_ENV)
     package_parent = str(Path(__file__).resolve().parents[2])
     sys.path[:] = [SCRATCH_IN_SANDBOX] + [p for p in sys.path[1:] if p != package_parent]
     # The template looked for modules where the sandbox's directories were not mounted yet.
