@@ -38,7 +38,7 @@ c.TamperingScan.work_libraries = {
 # Per-cell wall-clock limit; a cell over it is interrupted (or its kernel killed).
 c.Execute.timeout = 10
 # conv_net trains a network in one cell (seconds with a fast convolution, much longer with loops).
-c.Grading.cell_timeout = {"conv_net": 60}
+c.Grading.cell_timeout = {"conv_net": 90}
 
 # Student code runs in the sandbox; the hidden tests are scored by the trusted verifier.
 # Last, after everything that reads outputs: the stored notebook shows student output

@@ -21,7 +21,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -29,19 +28,17 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "source" / "conv_net"))
+
 from autograder.assignments.conv_net import reference  # noqa: E402
+from conv_net_helpers import best_time  # noqa: E402
 
 LAYER = dict(N=64, C=64, F=64, H=16, W=16, HH=3, WW=3, stride=1, pad=1)
 
 
 def best_seconds(fn, repeats: int) -> float:
     fn()  # warm-up: first-touch page faults, BLAS buffers
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_time(fn, repeats)
 
 
 def blas_info() -> str:

@@ -187,6 +187,12 @@ class TestFlagged:
                                  "import ctypes")]
         assert str(found[0]) == f"imports ctypes (conv_forward_naive, line {line}: `import ctypes`)"
 
+    def test_the_line_after_leading_blank_lines(self):
+        found = findings("\n   \nx = 1\nimport ctypes\n")
+        assert [(f.what, f.line, f.text) for f in found] == [("imports ctypes", 4, "import ctypes")]
+        found = findings("\n%%time\nx = 1\nimport socket")
+        assert [(f.what, f.line, f.text) for f in found] == [("imports socket", 4, "import socket")]
+
     def test_the_line_of_code_hidden_in_a_cell_magic(self):
         found = findings("%%time\nx = 1\nimport socket")
         assert [(f.what, f.line, f.text) for f in found] == [("imports socket", 3, "import socket")]

@@ -457,18 +457,9 @@ class Solver:
                          f"loss {loss:.4f}  {time.perf_counter() - start:5.1f} s{end}")
         sys.stdout.flush()
 
-    def _blas_limit(self):
-        if self.blas_threads is None:
-            return contextlib.nullcontext()
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            return contextlib.nullcontext()
-        return threadpool_limits(limits=self.blas_threads, user_api="blas")
-
     def train(self) -> None:
         """Run the optimization (see the class docstring)."""
-        with self._blas_limit():
+        with blas_threads(self.blas_threads):
             self._train()
 
     def _train(self) -> None:
@@ -511,13 +502,27 @@ class Solver:
 
 # -------------------------------------------------------------------- timing and plots
 
+def blas_threads(n: int | None):
+    """A context in which numpy's BLAS uses at most ``n`` threads (None: numpy's setting).
+    Needs threadpoolctl, which scikit-learn installs; without it this does nothing."""
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
-    """Best wall-clock seconds of ``repeat`` calls of fn()."""
+    """Best wall-clock seconds of ``repeat`` calls of fn(), with one BLAS thread: on a busy
+    machine, BLAS threads waiting for each other make a fast layer look slow."""
     best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+    with blas_threads(1):
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - start)
     return best
 
 

@@ -207,6 +207,9 @@ class _CellScan:
         except (SyntaxError, ValueError):
             self.scan_text()
             return self.out
+        # IPython's transforms drop the cell's leading blank lines: count them back in.
+        blank = next((i for i, line in enumerate(self.lines) if line.strip()), 0)
+        ast.increment_lineno(tree, blank)
         self.collect_aliases(tree)
         self.parents = {id(child): node for node in ast.walk(tree)
                         for child in ast.iter_child_nodes(node)}

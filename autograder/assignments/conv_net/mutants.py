@@ -89,8 +89,8 @@ np.random.seed(1)
 model = ThreeLayerConvNet(num_filters=4, filter_size=3, hidden_dim=100, weight_scale=5e-2,
                           reg=1e-3)
 solver = Solver(model, data, update_rule='adam', optim_config={'learning_rate': 1e-2},
-                lr_decay=0.85, batch_size=16, num_epochs=10, num_train_samples=200,
-                time_limit=40, verbose=False)
+                lr_decay=0.85, batch_size=8, num_epochs=10, num_train_samples=200,
+                time_limit=75, verbose=False)
 solver.train()
 """,
 }
