@@ -131,6 +131,11 @@ class Assignment:
         """The tasks an answer cell or a hidden test cell belongs to."""
         return [t for t in self.tasks if grade_id in (t.answer_cell, t.test_id)]
 
+    def task_of_cell(self, grade_id: str) -> Optional[str]:
+        """The name of the first task of ``tasks_of_cell``; None for a cell of no task."""
+        tasks = self.tasks_of_cell(grade_id)
+        return tasks[0].name if tasks else None
+
     @property
     def max_score(self) -> float:
         return float(sum(t.points for t in self.tasks))

@@ -241,12 +241,8 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     found = TamperingScan(config=config).scan(subm.student_cells(sub.notebook, release_nb),
                                               plugin.id)
     master = nbformat.reads(bundle.source[f"{notebook}.ipynb"].decode(), as_version=4)
-    def task_of_cell(grade_id: str) -> Optional[str]:
-        tasks = plugin.tasks_of_cell(grade_id)
-        return tasks[0].name if tasks else None
-
     leaked = leaks.found_in((c.get("source", "") for c in parsed.notebook.cells),
-                            leaks.master_regions(master, task_of_cell))
+                            leaks.master_regions(master, plugin.task_of_cell))
     # A region of an answer cell withholds every task graded from that cell.
     withheld = sorted({t.name for r in leaked if r.task
                        for t in plugin.tasks_of_cell(plugin.task_by_name[r.task].answer_cell)})
