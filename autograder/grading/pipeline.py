@@ -41,7 +41,8 @@ ENGINE = Path(__file__).resolve().parent.parent
 # of an assignment's grading folder) regrades that assignment.
 GRADING_MODULES = ("assignment", "grading/intake", "grading/settings", "grading/submission",
                    "grading/worker", "reporting/feedback", "reporting/inert", "running/execute",
-                   "running/harness", "running/sandbox", "running/zygote", "verifying/cases",
+                   "running/harness", "running/launcher", "running/sandbox", "running/zygote",
+                   "grading/scratch_gradebook", "verifying/cases",
                    "verifying/evidence", "verifying/leaks", "verifying/scoring",
                    "verifying/tampering", "verifying/verifier", "verifying/wire")
 

@@ -41,7 +41,8 @@ class Grading(Configurable):
                            "autograder/assignments/; relative to the course directory. On a "
                            "Dask cluster they must exist at the same path on every worker."
                            ).tag(config=True)
-    kernel_preload = List(Unicode(), ["numpy", "matplotlib.pyplot"], help="Modules the "
+    kernel_preload = List(Unicode(), ["numpy", "matplotlib.pyplot",
+                                      "matplotlib.backends.backend_agg"], help="Modules the "
                           "kernel template imports once per grading process, so that each "
                           "student's kernel (a fresh fork of the template) starts with them "
                           "imported. Only modules whose import runs no course code.").tag(config=True)

@@ -28,7 +28,7 @@ from ..assignment import Assignment, load_folder
 from ..verifying import leaks
 from ..verifying.scoring import TaskVerdict
 from ..verifying.tampering import LIBRARY, TAMPERING, TamperingScan
-from . import submission as subm
+from . import scratch_gradebook, submission as subm
 from .settings import Grading
 
 OK, FLAGGED, NOT_GRADED = "ok", "flagged", "not graded"
@@ -212,7 +212,7 @@ def _grade(job: Job, bundle: Bundle, tmp: Path) -> Result:
     if job.timestamp:
         (submitted / "timestamp.txt").write_text(job.timestamp)
 
-    db_url = f"sqlite:///{course}/gradebook.db"
+    db_url = scratch_gradebook.url(f"{course}/gradebook.db")
     config.CourseDirectory.root = str(course)
     config.CourseDirectory.db_url = db_url
     config.CourseDirectory.assignment_id = plugin.id

@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from queue import Empty
 
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_core.utils import run_sync
@@ -65,21 +66,21 @@ class SandboxKernelSpecs(KernelSpecManager):
 
 class PromptKernelClient(AsyncKernelClient):
     """jupyter_client's kernel client, but ready as soon as its own ``kernel_info`` request
-    has been answered on the shell channel and its IOPub "idle" status has arrived (which
-    proves IOPub connected). jupyter_client then also waits for IOPub to stay quiet for
-    0.2 s, a fifth of a second of every submission."""
+    has been answered on the shell channel and IOPub has delivered a message, which proves
+    IOPub subscribed: ipykernel greets each new subscriber (``iopub_welcome``), and older
+    kernels publish the request's "idle" status. jupyter_client's own client instead waits
+    for IOPub to stay quiet for 0.2 s, a fifth of a second of every submission."""
 
     async def wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (math.inf if timeout is None else timeout)
         while True:
             request = self.kernel_info()
-            mine = lambda m: m["parent_header"].get("msg_id") == request  # noqa: E731
             reply = await _first(self.shell_channel, 1.0,
-                                 lambda m: mine(m) and m["msg_type"] == "kernel_info_reply")
-            # Not idle within 0.2 s: IOPub was not connected yet and lost it; ask again.
-            if reply is not None and await _first(
-                    self.iopub_channel, 0.2, lambda m: mine(m) and m["msg_type"] == "status"
-                    and m["content"].get("execution_state") == "idle"):
+                                 lambda m: m["parent_header"].get("msg_id") == request
+                                 and m["msg_type"] == "kernel_info_reply")
+            # Nothing on IOPub within 0.2 s: it was not subscribed yet and lost the
+            # request's status; ask again.
+            if reply is not None and await _first(self.iopub_channel, 0.2, lambda m: True):
                 self._handle_kernel_info_reply(reply)
                 return
             if not await self._async_is_alive():
@@ -213,6 +214,9 @@ class SandboxedExecute(Execute):
             client_factory=PromptKernelClient,
             transport="ipc", ip=f"{runtime}/kernel",
             connection_file=f"{runtime}/kernel.json")
+        # The kernel binds its sockets a tenth of a second after it is launched, and the
+        # client's sockets, connected at once, retry every 0.1 s by default.
+        self.km.context.setsockopt(zmq.RECONNECT_IVL, 2)
         return self.km
 
     def preprocess_cell(self, cell, resources, index):

@@ -46,6 +46,12 @@ from .sandbox import (GRADING_IN_SANDBOX, SCRATCH_IN_SANDBOX, ZYGOTE_PREFIX, San
 PR_SET_NO_NEW_PRIVS = 38
 NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt")   # mnt last: it moves our root
 IMPORTS_ENV: dict[str, str] = {}     # set by ``serve``
+# What every kernel imports while it starts, beyond ipykernel.kernelapp: its debugger
+# (debugpy, a third of a second), IPython's debugger and object inspector, the storemagic
+# extension, tornado's asyncio loop.
+KERNEL_START_IMPORTS = ("ipykernel.debugger", "IPython.core.debugger", "IPython.core.oinspect",
+                        "IPython.core.completerlib", "IPython.extensions.storemagic",
+                        "tornado.platform.asyncio", "faulthandler")
 
 
 class Zygote:
@@ -124,10 +130,10 @@ def serve(address: str, preload: list[str]) -> None:
     process stopped us, or exited however it ended); then remove the template's directory."""
     before = dict(os.environ)
     import ipykernel.kernelapp  # noqa: F401  (the point: imported once, here)
-    # Every kernel imports its debugger (debugpy, a third of a second) while it starts.
-    import ipykernel.debugger  # noqa: F401
-    for name in preload:
+    for name in (*KERNEL_START_IMPORTS, *preload):
         importlib.import_module(name)
+    if "numpy" in sys.modules:   # which each kernel reseeds (numpy imports it lazily)
+        importlib.import_module("numpy.random")
     # A kernel's garbage collections would otherwise walk every object imported here,
     # writing to each and so copying the template's memory page by page (a tenth of a
     # second at start-up alone).

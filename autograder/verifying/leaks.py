@@ -64,5 +64,13 @@ def master_regions(master: NotebookNode, task_of_cell: Callable[[str], Optional[
 
 def found_in(sources: Iterable[str], regions: list[Region]) -> list[Region]:
     """The regions whose every line appears, in order and together, in one of ``sources``."""
-    texts = ["\n" + "\n".join(normalized(s)) + "\n" for s in sources]
+    # Normalizing a cell (tokenizing it) is the cost; a cell can hold a region only if its
+    # text, whitespace collapsed, holds the region's longest line (a normalized line is a
+    # line cut before its comment, whitespace collapsed), so the other cells are skipped.
+    longest = [max(r.lines, key=len) for r in regions]
+    texts = []
+    for source in sources:
+        flat = " ".join(source.split())
+        if any(line in flat for line in longest):
+            texts.append("\n" + "\n".join(normalized(source)) + "\n")
     return [r for r in regions if any("\n" + "\n".join(r.lines) + "\n" in t for t in texts)]
