@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from autograder.running import sandbox
-from conftest import REPO
+from autograder.running.execute import LAUNCHER
 
 
 def test_without_root_it_says_which_protections_are_missing(monkeypatch):
@@ -39,8 +39,8 @@ def test_a_launcher_orphaned_before_it_could_arm_pdeathsig_starts_no_kernel(tmp_
     spec = sandbox.SandboxSpec(str(tmp_path), str(tmp_path), str(tmp_path), os.getuid(),
                                sandbox.Limits(), isolate=False, owner_pid=1)
     spec.write(tmp_path / "sandbox.json")
-    done = subprocess.run([sys.executable, "-m", "autograder.running.sandbox", str(tmp_path / "sandbox.json"),
-                           str(tmp_path / "kernel.json")], cwd=REPO, timeout=60)
+    done = subprocess.run([sys.executable, "-S", str(LAUNCHER), str(tmp_path / "sandbox.json"),
+                           str(tmp_path / "kernel.json")], cwd=tmp_path, timeout=60)
     assert done.returncode != 0
     assert "the grading process is gone" in (tmp_path / "kernel.log").read_text()
     assert not (tmp_path / "kernel.json").exists()

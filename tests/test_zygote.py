@@ -15,8 +15,9 @@ from jupyter_client import KernelManager
 from jupyter_core.utils import run_sync
 
 from autograder.running.execute import ZYGOTE, PromptKernelClient, SandboxKernelSpecs
+from autograder.running.launcher import kernel_env
 from autograder.running.sandbox import (GRADING_IN_SANDBOX, KERNEL_NAME, SCRATCH_IN_SANDBOX, Limits,
-                                Sandbox, kernel_env)
+                                        Sandbox)
 from conftest import REPO
 
 pytestmark = pytest.mark.skipif(

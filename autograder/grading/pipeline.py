@@ -28,7 +28,8 @@ from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 
 from ..assignment import Assignment, AssignmentError, load
-from ..running.sandbox import can_isolate, die_with_parent, missing_protections, sweep_stale
+from ..running.launcher import die_with_parent
+from ..running.sandbox import can_isolate, missing_protections, sweep_stale
 from .intake import read_submitted
 from .order import expected_seconds
 from .records import ResultStore

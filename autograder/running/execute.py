@@ -40,6 +40,7 @@ from .sandbox import KERNEL_NAME, Sandbox, missing_protections
 from .zygote import Zygote
 
 HARNESS = Path(__file__).with_name("harness.py")
+LAUNCHER = Path(__file__).with_name("launcher.py")
 MAX_TIMED_CELLS = 100
 # This grading process's kernel template (see zygote.py).
 ZYGOTE = Zygote()
@@ -53,15 +54,12 @@ class SandboxKernelSpecs(KernelSpecManager):
         self._spec_path = spec_path
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        package_parent = str(Path(__file__).resolve().parents[2])
         # -S: the launcher needs only the standard library, and runs no site hooks as root.
         # No input history: its SQLite file costs every kernel a tenth of a second to start.
-        return KernelSpec(argv=[sys.executable, "-S", "-m", "autograder.running.sandbox",
-                                self._spec_path, "{connection_file}",
-                                "--HistoryManager.enabled=False"],
+        return KernelSpec(argv=[sys.executable, "-S", str(LAUNCHER), self._spec_path,
+                                "{connection_file}", "--HistoryManager.enabled=False"],
                           display_name="Python 3 (grading sandbox)", language="python",
-                          interrupt_mode="message", env={"PYTHONPATH": package_parent},
-                          resource_dir="")
+                          interrupt_mode="message", resource_dir="")
 
 
 class PromptKernelClient(AsyncKernelClient):

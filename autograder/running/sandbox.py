@@ -7,20 +7,17 @@ on CPU time, file size, open files and processes; cgroup v1 limits on memory and
 processes; a size-limited tmpfs for scratch and /tmp. Killing the kernel's PID namespace
 and cgroup ends every process of the submission.
 
-``python -m autograder.running.sandbox SPEC CONNECTION_FILE [ARGS...]`` is the kernel command
-(``execute.SandboxKernelSpecs``); it imports only the standard library, runs as root, joins
-the cgroups, sets the rlimits, has bubblewrap build the sandbox around a placeholder, and
+The kernel command (``launcher.py``, run as root) joins the cgroups, sets the rlimits, has
+bubblewrap build the sandbox around a placeholder (with the command line built here), and
 has the grading process's kernel template (``zygote.py``) fork the kernel into it. Without
 root (or bubblewrap) it execs a kernel with rlimits only, and ``missing_protections`` says
 plainly what is not applied.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -34,7 +31,6 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 KERNEL_NAME = "autograder-sandbox"
 SCRATCH_IN_SANDBOX = "/home/student"
 GRADING_IN_SANDBOX = "/autograder"
-PR_SET_PDEATHSIG = 1
 ZYGOTE_PREFIX = "autograder-zygote-"    # kernel template directories: + the grading pid + "-"
 
 
@@ -89,6 +85,7 @@ class SandboxSpec:
     isolate: bool = True
     owner_pid: int = 0      # the grading process, which starts the launcher
     zygote: str = ""        # the kernel template's socket (isolated sandboxes)
+    bwrap: list[str] = field(default_factory=list)   # the launcher's bubblewrap command
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -136,6 +133,7 @@ class Sandbox:
                 for p in [d, *d.rglob("*")]:
                     os.chown(p, self.spec.uid, self.spec.uid)
         self.spec.cgroups = self._make_cgroups()
+        self.spec.bwrap = _bwrap_argv(self.spec)
         self.spec.write(self.spec_path)
 
     def _make_cgroups(self) -> list[str]:
@@ -275,15 +273,6 @@ def sweep_stale() -> list[str]:
     return removed
 
 
-def kernel_env(home: str, grading: str) -> dict[str, str]:
-    return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": home,
-            "PYTHONPATH": grading, "AUTOGRADER_GRADING_DIR": grading,
-            "MPLCONFIGDIR": f"{home}/.matplotlib", "IPYTHONDIR": f"{home}/.ipython",
-            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "NBGRADER_EXECUTION": "autograde", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}
-
-
 def _bwrap_argv(spec: SandboxSpec) -> list[str]:
     argv = ["bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--hostname", "sandbox",
@@ -309,90 +298,3 @@ def _bwrap_argv(spec: SandboxSpec) -> list[str]:
     # Only the placeholder runs under bubblewrap itself; the kernel's environment and
     # working directory are set by the kernel template (zygote.py).
     return argv + ["--clearenv"]
-
-
-def set_rlimits(spec: SandboxSpec) -> None:
-    limits = spec.limits
-    for res, value in ((resource.RLIMIT_CPU, limits.cpu_seconds),
-                       (resource.RLIMIT_FSIZE, limits.file_bytes),
-                       (resource.RLIMIT_NOFILE, limits.open_files),
-                       (resource.RLIMIT_NPROC, limits.processes * 4),
-                       (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(res, (value, value))
-    if not any("/memory/" in c for c in spec.cgroups):   # no memory cgroup: address space
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-
-
-def join_cgroups(spec: SandboxSpec) -> None:
-    for cgroup in spec.cgroups:
-        Path(cgroup, "cgroup.procs").write_text(str(os.getpid()))
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Be killed when the parent process dies, and exit now if ``parent_pid`` already did
-    (it died before the kernel armed the signal: we are an orphan no one would stop)."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:
-        sys.exit("the grading process is gone")
-
-
-def main(argv: list[str]) -> None:
-    spec_path, connection_file, extra = argv[0], argv[1], argv[2:]
-    spec = SandboxSpec.read(spec_path)
-    # The kernel's own stdout/stderr (start-up errors) go to a log the grader can show.
-    log = os.open(Path(spec_path).with_name("kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    join_cgroups(spec)
-    # If the grading process dies (kill -9), so does this process and with it the
-    # sandbox: jupyter_client puts kernels in a session of their own.
-    die_with_parent(spec.owner_pid)
-    set_rlimits(spec)
-    if not spec.isolate:
-        _write_kernel_pids(spec_path, [os.getpid()])
-        os.chdir(spec.scratch)
-        os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra],
-                  kernel_env(spec.scratch, spec.grading_dir))
-    # jupyter_client writes the connection file 0600 for its own user.
-    os.chown(connection_file, spec.uid, spec.uid)
-    sys.exit(_run_forked_kernel(spec, spec_path, connection_file, extra))
-
-
-def _run_forked_kernel(spec: SandboxSpec, spec_path: str, connection_file: str, extra: list[str]) -> int:
-    """Build the sandbox with bubblewrap around a placeholder, have the kernel template
-    (``zygote``) fork a kernel into it, and wait for that kernel. Returns its exit code."""
-    from .zygote import request_kernel
-    info_r, info_w = os.pipe()
-    ready_r, ready_w = os.pipe()
-    # The placeholder says "ready" once bubblewrap has finished building the sandbox.
-    holder = subprocess.Popen(_bwrap_argv(spec) + ["--info-fd", str(info_w), "--",
-                                                  "/bin/sh", "-c", "echo ready; exec /bin/sleep infinity"],
-                              pass_fds=[info_w], stdin=subprocess.DEVNULL, stdout=ready_w)
-    os.close(info_w)
-    os.close(ready_w)
-    if os.read(ready_r, 16) != b"ready\n":
-        return 1
-    target = json.loads(os.read(info_r, 4096))["child-pid"]
-    with request_kernel(spec.zygote, spec_path, target, connection_file, extra) as conn:
-        reports = conn.makefile("rb")
-        started = reports.readline()
-        if not started:
-            print("the kernel template did not start a kernel", file=sys.stderr)
-            return 1
-        started = json.loads(started)
-        placeholder = Path(f"/proc/{target}/task/{target}/children").read_text().split()
-        _write_kernel_pids(spec_path, [os.getpid(), holder.pid, target, *map(int, placeholder),
-                                       started["forker"], started["kernel"]])
-        ended = reports.readline()
-    code = json.loads(ended)["exit"] if ended else 1
-    return 128 - code if code < 0 else code
-
-
-def _write_kernel_pids(spec_path: str, pids: list[int]) -> None:
-    """The sandbox's own processes (launcher, bubblewrap, placeholder, kernel): everything
-    else in its cgroups is the submission's leftovers (``Sandbox.kill_strays``)."""
-    Path(spec_path).with_name("kernel.pids").write_text(" ".join(map(str, pids)))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -6,7 +6,7 @@ grading process therefore keeps one template ("zygote"): a process that has impo
 ipykernel and ``Grading.kernel_preload`` and then only waits. It never runs student code
 and never holds anything of the grader's beyond those imports. For each submission:
 
-1. the sandbox launcher (``sandbox.main``, started by jupyter_client) starts bubblewrap
+1. the sandbox launcher (``launcher.py``, started by jupyter_client) starts bubblewrap
    with the submission's namespaces, mounts and cgroups around a placeholder process;
 2. it asks the zygote for a kernel; the zygote forks a child that joins the submission's
    cgroups and rlimits, enters the placeholder's namespaces (``setns``: PID, mount,
@@ -38,10 +38,11 @@ import sys
 import tempfile
 import threading
 import traceback
+from dataclasses import asdict
 from pathlib import Path
 
-from .sandbox import (GRADING_IN_SANDBOX, SCRATCH_IN_SANDBOX, ZYGOTE_PREFIX, SandboxSpec,
-                      join_cgroups, kernel_env, set_rlimits)
+from .launcher import join_cgroups, kernel_env, set_rlimits
+from .sandbox import GRADING_IN_SANDBOX, SCRATCH_IN_SANDBOX, ZYGOTE_PREFIX, SandboxSpec
 
 PR_SET_NO_NEW_PRIVS = 38
 NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt")   # mnt last: it moves our root
@@ -113,18 +114,6 @@ class Zygote:
             self._dir = ""
 
 
-def request_kernel(address: str, spec_path: str, target_pid: int, connection_file: str,
-                   extra: list[str]) -> socket.socket:
-    """Ask the template for a kernel in the namespaces of ``target_pid``. The returned
-    connection carries one line ``{"kernel": pid, "forker": pid}`` and later one line
-    ``{"exit": code}``."""
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.connect(address)
-    conn.sendall(json.dumps({"spec": spec_path, "target": target_pid,
-                             "connection_file": connection_file, "extra": extra}).encode() + b"\n")
-    return conn
-
-
 def serve(address: str, preload: list[str]) -> None:
     """Import, then fork a kernel per connection until standard input closes (the grading
     process stopped us, or exited however it ended); then remove the template's directory."""
@@ -174,8 +163,8 @@ def _forker(conn: socket.socket) -> None:
     os.setsid()
     request = json.loads(conn.makefile("rb").readline())
     spec = SandboxSpec.read(request["spec"])
-    join_cgroups(spec)
-    set_rlimits(spec)
+    join_cgroups(spec.cgroups)
+    set_rlimits(asdict(spec.limits), spec.cgroups)
     log = os.open(Path(request["spec"]).with_name("kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
