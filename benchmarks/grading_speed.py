@@ -77,6 +77,13 @@ def phases(course: Path) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in found.items()}
 
 
+def longest(course: Path) -> tuple[str, float]:
+    """The submission that took longest in its worker, and its seconds."""
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return db.execute("SELECT student_id, seconds FROM autograder_results "
+                          "ORDER BY seconds DESC LIMIT 1").fetchone()
+
+
 def seed() -> int:
     return int(re.search(r"c\.Grading\.seed = (\d+)", (REPO / "nbgrader_config.py").read_text()).group(1))
 
@@ -185,6 +192,7 @@ def main() -> None:
             [sys.executable, "-m", "autograder", "grade", "--course", str(ours), "--jobs",
              str(jobs)], REPO)
         per_phase[jobs], coordinating[jobs] = phases(ours), coordinator(log)
+    slowest, slowest_seconds = longest(ours)
     # Regrading the same class: the durations of the first run order the work.
     regrade = f"  again with --force (--jobs {args.jobs})"
     results[regrade], _ = timed(
@@ -201,6 +209,11 @@ def main() -> None:
     print(f"\n--jobs {args.jobs} vs plain serial nbgrader: {jn / p:.2f} of the wall time per submission "
           f"(target <= 0.45)")
     print(f"--jobs {args.jobs} vs --jobs 1: {j1 / jn:.2f}x faster (target >= 1.8x)")
+    # One submission is graded by one worker: no number of jobs makes a run shorter than it.
+    print(f"the longest submission, {slowest}, took {slowest_seconds:.1f} s in its worker: "
+          f"{slowest_seconds / plain:.2f} of plain's wall time, and at most "
+          f"{results['autograder grade --jobs 1'] / slowest_seconds:.2f}x faster than --jobs 1 "
+          "with any number of jobs")
     print("\nwhere a correct submission's time goes (median s, in its worker):")
     print(f"{'phase':<42}{'--jobs 1':>10}{f'--jobs {args.jobs}':>10}")
     for name in [n for n in per_phase[1] if not n.startswith("cell ")]:
