@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from autograder import demo
 from autograder.answers import fill
@@ -107,6 +108,23 @@ def test_speed_points_fall_with_the_log_of_the_time_ratio(caseset, ratio, credit
     assert got.credit == pytest.approx(credit, abs=0.01)
     assert got.measure[0] == "time / reference time" and got.measure[1] == pytest.approx(ratio)
     assert (got.mistake == "too_slow") == (credit < 1)
+
+
+def test_the_reference_is_timed_with_one_blas_thread_as_in_the_kernel(caseset, monkeypatch):
+    # The kernel runs with OPENBLAS_NUM_THREADS=1; the reference must be timed alike.
+    seen = []
+    forward = judges.ref.conv_forward_fast
+
+    def watched(*args):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return forward(*args)
+    monkeypatch.setattr(judges.ref, "conv_forward_fast", watched)
+    blas = lambda: {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}  # noqa: E731
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas()
+        judges._reference_seconds(caseset.case("conv_speed", 1), caseset.inputs[("conv_speed", 1)])
+        assert blas() == before      # the grading process's own setting, as it was
+    assert seen and all(threads == {1} for threads in seen)
 
 
 def _net_case(caseset, kind):
