@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.util import LRUCache
 
 NAME = "autograder_scratch"
-_COMPILED = LRUCache(1000)   # per process; nbgrader's steps make about 60 kinds of query
+_COMPILED = LRUCache(1000)   # per process; grading a submission compiles about 20 statements
 
 
 def url(path: str) -> str:

@@ -238,7 +238,7 @@ def _empty(cgroup: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        # Killed processes leave within a millisecond or two; a fork bomb takes longer.
+        # Killed processes leave within a few milliseconds; a fork bomb takes longer.
         time.sleep(min(0.02, 0.0005 * 2 ** attempt))
 
 
