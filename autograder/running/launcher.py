@@ -23,6 +23,8 @@ import socket
 import sys
 
 PR_SET_PDEATHSIG = 1
+# Beside the sandbox's spec: the kernel's start-up output, and the sandbox's own processes.
+KERNEL_LOG, KERNEL_PIDS = "kernel.log", "kernel.pids"
 
 
 def kernel_env(home: str, grading: str) -> dict[str, str]:
@@ -75,7 +77,7 @@ def request_kernel(address: str, spec_path: str, target_pid: int, connection_fil
 def write_kernel_pids(spec_path: str, pids: list[int]) -> None:
     """The sandbox's own processes (launcher, bubblewrap, placeholder, kernel): everything
     else in its cgroups is the submission's leftovers (``Sandbox.kill_strays``)."""
-    with open(os.path.join(os.path.dirname(spec_path), "kernel.pids"), "w") as f:
+    with open(os.path.join(os.path.dirname(spec_path), KERNEL_PIDS), "w") as f:
         f.write(" ".join(map(str, pids)))
 
 
@@ -84,7 +86,7 @@ def main(argv: list[str]) -> None:
     with open(spec_path) as f:
         spec = json.load(f)
     # The kernel's own stdout/stderr (start-up errors) go to a log the grader can show.
-    log = os.open(os.path.join(os.path.dirname(spec_path), "kernel.log"),
+    log = os.open(os.path.join(os.path.dirname(spec_path), KERNEL_LOG),
                   os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 
+from .launcher import KERNEL_LOG, KERNEL_PIDS
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 KERNEL_NAME = "autograder-sandbox"
 SCRATCH_IN_SANDBOX = "/home/student"
@@ -156,7 +158,7 @@ class Sandbox:
 
     def kernel_log(self, limit: int = 2000) -> str:
         """The end of the kernel's own start-up output, for a kernel that did not start."""
-        path = self.base / "kernel.log"
+        path = self.base / KERNEL_LOG
         return path.read_text(errors="replace")[-limit:] if path.exists() else ""
 
     def events(self) -> list[str]:
@@ -196,7 +198,7 @@ class Sandbox:
         """Kill the submission's processes other than the kernel and the sandbox's own
         (what a cell left behind: background jobs, daemons, fork bombs). Returns how many
         were killed."""
-        pids = self.base / "kernel.pids"      # written by the launcher once the kernel runs
+        pids = self.base / KERNEL_PIDS      # written by the launcher once the kernel runs
         if not pids.exists():
             return 0
         keep = {int(p) for p in pids.read_text().split()}

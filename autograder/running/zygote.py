@@ -41,7 +41,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from .launcher import join_cgroups, kernel_env, set_rlimits
+from .launcher import KERNEL_LOG, join_cgroups, kernel_env, set_rlimits
 from .sandbox import GRADING_IN_SANDBOX, SCRATCH_IN_SANDBOX, ZYGOTE_PREFIX, SandboxSpec
 
 PR_SET_NO_NEW_PRIVS = 38
@@ -165,7 +165,7 @@ def _forker(conn: socket.socket) -> None:
     spec = SandboxSpec.read(request["spec"])
     join_cgroups(spec.cgroups)
     set_rlimits(asdict(spec.limits), spec.cgroups)
-    log = os.open(Path(request["spec"]).with_name("kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = os.open(Path(request["spec"]).with_name(KERNEL_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log, 1)
