@@ -110,15 +110,18 @@ def _run_forked_kernel(spec: dict, spec_path: str, connection_file: str, extra: 
     fork a kernel into it, and wait for that kernel. Returns its exit code."""
     info_r, info_w = os.pipe()
     ready_r, ready_w = os.pipe()
+    # The placeholder reads a pipe only this process can write to, so it ends, and with it
+    # the sandbox, once this process is gone however it ended. (bwrap's --die-with-parent
+    # misses a parent that dies before bwrap has armed it.)
+    life_r, life_w = os.pipe()
     os.set_inheritable(info_w, True)
     # The placeholder says "ready" once bubblewrap has finished building the sandbox.
     holder = os.posix_spawnp(
         "bwrap", spec["bwrap"] + ["--info-fd", str(info_w), "--", "/bin/sh", "-c",
-                                  "echo ready; exec /bin/sleep infinity"], os.environ,
-        file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                      (os.POSIX_SPAWN_DUP2, ready_w, 1)])
-    os.close(info_w)
-    os.close(ready_w)
+                                  "echo ready; exec /bin/cat >/dev/null"], os.environ,
+        file_actions=[(os.POSIX_SPAWN_DUP2, life_r, 0), (os.POSIX_SPAWN_DUP2, ready_w, 1)])
+    for fd in (info_w, ready_w, life_r):
+        os.close(fd)
     if os.read(ready_r, 16) != b"ready\n":
         return 1
     target = json.loads(os.read(info_r, 4096))["child-pid"]
